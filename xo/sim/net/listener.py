@@ -1,0 +1,99 @@
+"""A TCP (optionally TLS) listener that can be stopped and restarted on the same port.
+
+A stopped simulated host must look dead from the outside: its listening socket is closed (new
+connections are refused) and every open connection is closed. Restarting rebinds the very same
+port, so clients that remember the host's address find it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+
+import trio
+
+log = logging.getLogger(__name__)
+
+ConnectionHandler = Callable[[trio.abc.Stream], Awaitable[None]]
+
+# How long a TLS client may take to complete its handshake before we drop it. A real client
+# needs milliseconds on loopback; the limit only stops silent sockets from pinning a task.
+TLS_HANDSHAKE_TIMEOUT = 30.0
+
+
+class RestartableListener:
+    """Owns the listening socket and the connections it accepted; see the module docstring."""
+
+    def __init__(
+        self,
+        handler: ConnectionHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._handler = handler
+        self._host = host
+        self.port = port
+        self._ssl_context = ssl_context
+        self._running = True
+        self._scope: trio.CancelScope | None = None
+        self._changed = trio.Event()
+        self._listening = trio.Event()
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled; reports the bound port through `task_status` once listening."""
+        reported = False
+        while True:
+            while not self._running:
+                await self._changed.wait()
+            listeners = await trio.open_tcp_listeners(self.port, host=self._host)
+            self.port = listeners[0].socket.getsockname()[1]
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                self._listening.set()
+                if not reported:
+                    task_status.started(self.port)
+                    reported = True
+                # serve_listeners closes the listeners, and the handler nursery closes every
+                # accepted stream, when this scope is cancelled.
+                await trio.serve_listeners(self._serve_one, listeners)
+            self._scope = None
+            self._listening = trio.Event()
+            self._notify()
+
+    async def stop(self) -> None:
+        """Close the listening socket and all open connections; returns once they are closed."""
+        self._running = False
+        if self._scope is not None:
+            self._scope.cancel()
+        self._notify()
+        while self._listening.is_set():
+            await self._changed.wait()
+
+    async def start(self) -> None:
+        """Listen again on the same port; returns once connections are accepted."""
+        self._running = True
+        self._notify()
+        await self._listening.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def _serve_one(self, stream: trio.SocketStream) -> None:
+        if self._ssl_context is None:
+            await self._handler(stream)
+            return
+        tls = trio.SSLStream(stream, self._ssl_context, server_side=True, https_compatible=True)
+        try:
+            with trio.fail_after(TLS_HANDSHAKE_TIMEOUT):
+                await tls.do_handshake()
+        except (trio.BrokenResourceError, trio.TooSlowError):
+            return  # not a TLS client, or a silent one: nothing to serve
+        await self._handler(tls)
