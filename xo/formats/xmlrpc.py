@@ -1,0 +1,407 @@
+"""XAPI's XML-RPC encoding (pure: values in, bytes out and back).
+
+XAPI serialises in ocaml-rpc's *non-strict* mode (reference xapi.md §1.2):
+
+- strings, refs, enums **and int64** are untyped: ``<value>text</value>``;
+- ``Int32`` (only ``event.from``'s ``valid_ref_counts``) is ``<i4>``; ``<i8>`` is never emitted;
+- floats ``<double>%.16g</double>``, bools ``<boolean>1|0</boolean>``;
+- datetimes ``<dateTime.iso8601>YYYYMMDDTHH:MM:SSZ</dateTime.iso8601>``;
+- lists ``<array><data>``, dicts ``<struct>`` (keys stringified), ``None`` ``<value></value>``.
+
+Only ``> < & "`` are escaped and control characters other than tab/LF/CR are dropped.
+
+Responses are wrapped in ``{Status: Success, Value}`` / ``{Status: Failure, ErrorDescription}``
+except ``system.listMethods`` (:func:`dumps_raw_response`).
+
+Decoding (requests on the server side, responses on the client side) is lenient like
+ocaml-rpc's parser: untyped values and ``<string>`` give ``str``, ``<i4>/<int>/<i8>`` ``int``,
+``<double>`` ``float``, ``<boolean>`` ``bool``, ``<dateTime.iso8601>`` the ``str`` as sent,
+``<base64>`` the decoded text, ``<nil/>`` ``None``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "DateTime",
+    "Int32",
+    "XmlRpcFailure",
+    "XmlRpcFault",
+    "XmlRpcParseError",
+    "dumps_raw_response",
+    "dumps_request",
+    "dumps_response_failure",
+    "dumps_response_success",
+    "encode_value",
+    "escape",
+    "format_datetime",
+    "loads_request",
+    "loads_response",
+    "parse_value_fragment",
+]
+
+
+class Int32(int):
+    """An int emitted as ``<i4>`` (XAPI only does so for ``valid_ref_counts``)."""
+
+    __slots__ = ()
+
+
+class DateTime(str):
+    """A datetime already in XAPI's wire form ``YYYYMMDDTHH:MM:SSZ``.
+
+    Being a ``str`` it serialises as the right JSON string as-is (orjson and json handle str
+    subclasses), while the XML-RPC encoder tags it ``<dateTime.iso8601>``.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def from_datetime(cls, value: _dt.datetime) -> DateTime:
+        return cls(format_datetime(value))
+
+    @classmethod
+    def from_timestamp(cls, seconds: float) -> DateTime:
+        return cls(format_datetime(_dt.datetime.fromtimestamp(seconds, _dt.UTC)))
+
+
+class XmlRpcParseError(ValueError):
+    """The bytes are not a well-formed XML-RPC document of the expected kind."""
+
+
+class XmlRpcFailure(Exception):
+    """A response with ``Status: Failure``: ``description`` is XAPI's ``[code, *params]``."""
+
+    def __init__(self, description: list[str]) -> None:
+        super().__init__(*description)
+        self.description = description
+
+
+class XmlRpcFault(Exception):
+    """A standard XML-RPC ``<fault>`` (XAPI never uses it for API errors)."""
+
+    def __init__(self, code: Any, message: Any) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+# --- encoding ----------------------------------------------------------------------------------
+
+_ESCAPES: dict[int, str | None] = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;"}
+for _c in range(32):
+    if _c not in (9, 10, 13):
+        _ESCAPES[_c] = None
+_ESCAPES[0x7F] = None
+del _c
+
+
+def escape(text: str) -> str:
+    """Escape like ocaml-rpc: ``& < > "`` only, control characters dropped."""
+    return text.translate(_ESCAPES)
+
+
+def format_datetime(value: _dt.datetime) -> str:
+    """``YYYYMMDDTHH:MM:SSZ`` in UTC (naive datetimes are taken as UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.UTC)
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
+
+
+def _enc_str(v: str, out: list[str]) -> None:
+    out.append("<value>")
+    out.append(v.translate(_ESCAPES))
+    out.append("</value>")
+
+
+def _enc_int(v: int, out: list[str]) -> None:
+    out.append(f"<value>{int(v)}</value>")
+
+
+def _enc_int32(v: int, out: list[str]) -> None:
+    out.append(f"<value><i4>{int(v)}</i4></value>")
+
+
+def _enc_bool(v: bool, out: list[str]) -> None:
+    out.append("<value><boolean>1</boolean></value>" if v else "<value><boolean>0</boolean></value>")
+
+
+def _enc_float(v: float, out: list[str]) -> None:
+    out.append(f"<value><double>{v:.16g}</double></value>")
+
+
+def _enc_datetime_str(v: str, out: list[str]) -> None:
+    out.append(f"<value><dateTime.iso8601>{v}</dateTime.iso8601></value>")
+
+
+def _enc_datetime(v: _dt.datetime, out: list[str]) -> None:
+    _enc_datetime_str(format_datetime(v), out)
+
+
+def _enc_none(v: None, out: list[str]) -> None:
+    out.append("<value></value>")
+
+
+def _enc_list(v: list | tuple | set | frozenset, out: list[str]) -> None:
+    out.append("<value><array><data>")
+    for item in v:
+        _encode(item, out)
+    out.append("</data></array></value>")
+
+
+def _enc_dict(v: dict, out: list[str]) -> None:
+    out.append("<value><struct>")
+    for key, item in v.items():
+        out.append("<member><name>")
+        out.append((key if type(key) is str else str(key)).translate(_ESCAPES))
+        out.append("</name>")
+        _encode(item, out)
+        out.append("</member>")
+    out.append("</struct></value>")
+
+
+def _enc_bytes(v: bytes, out: list[str]) -> None:
+    _enc_str(v.decode("utf-8", "replace"), out)
+
+
+_ENCODERS: dict[type, Callable[[Any, list[str]], None]] = {
+    str: _enc_str,
+    int: _enc_int,
+    bool: _enc_bool,
+    float: _enc_float,
+    Int32: _enc_int32,
+    DateTime: _enc_datetime_str,
+    _dt.datetime: _enc_datetime,
+    type(None): _enc_none,
+    list: _enc_list,
+    tuple: _enc_list,
+    set: _enc_list,
+    frozenset: _enc_list,
+    dict: _enc_dict,
+    bytes: _enc_bytes,
+}
+
+# Subclasses are looked up in this order (bool before int, Int32 before int, DateTime before str).
+_FALLBACK_ORDER: tuple[type, ...] = (
+    bool, Int32, DateTime, _dt.datetime, int, float, str, dict, list, tuple, set, frozenset, bytes,
+)
+
+
+def _encode(v: Any, out: list[str]) -> None:
+    enc = _ENCODERS.get(type(v))
+    if enc is None:
+        for base in _FALLBACK_ORDER:
+            if isinstance(v, base):
+                enc = _ENCODERS[base]
+                break
+        else:
+            raise TypeError(f"cannot encode {type(v).__name__} as XML-RPC")
+    enc(v, out)
+
+
+def encode_value(v: Any) -> str:
+    """One ``<value>…</value>`` in XAPI's non-strict encoding."""
+    out: list[str] = []
+    _encode(v, out)
+    return "".join(out)
+
+
+_RESPONSE_HEAD = '<?xml version="1.0"?><methodResponse><params><param>'
+_RESPONSE_TAIL = "</param></params></methodResponse>"
+_SUCCESS_HEAD = (
+    _RESPONSE_HEAD + "<value><struct><member><name>Status</name><value>Success</value></member>"
+    "<member><name>Value</name>"
+)
+_FAILURE_HEAD = (
+    _RESPONSE_HEAD + "<value><struct><member><name>Status</name><value>Failure</value></member>"
+    "<member><name>ErrorDescription</name>"
+)
+_WRAPPED_TAIL = "</member></struct></value>" + _RESPONSE_TAIL
+
+
+def dumps_response_success(value: Any) -> bytes:
+    out = [_SUCCESS_HEAD]
+    _encode(value, out)
+    out.append(_WRAPPED_TAIL)
+    return "".join(out).encode()
+
+
+def dumps_response_failure(error_description: list[str]) -> bytes:
+    out = [_FAILURE_HEAD]
+    _enc_list([str(x) for x in error_description], out)
+    out.append(_WRAPPED_TAIL)
+    return "".join(out).encode()
+
+
+def dumps_raw_response(value: Any) -> bytes:
+    """A response without the Status wrapper (what xapi does for ``system.listMethods``)."""
+    out = [_RESPONSE_HEAD]
+    _encode(value, out)
+    out.append(_RESPONSE_TAIL)
+    return "".join(out).encode()
+
+
+def dumps_request(method: str, params: list) -> bytes:
+    out = ['<?xml version="1.0"?><methodCall><methodName>', escape(method), "</methodName><params>"]
+    for p in params:
+        out.append("<param>")
+        _encode(p, out)
+        out.append("</param>")
+    out.append("</params></methodCall>")
+    return "".join(out).encode()
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+
+def _parse_xml(data: bytes | str) -> ET.Element:
+    try:
+        return ET.fromstring(data)
+    except (ET.ParseError, ValueError) as e:
+        raise XmlRpcParseError(f"malformed XML: {e}") from None
+
+
+def _text(elem: ET.Element) -> str:
+    return elem.text or ""
+
+
+def _dec_int(elem: ET.Element) -> int:
+    try:
+        return int(_text(elem).strip())
+    except ValueError:
+        raise XmlRpcParseError(f"bad integer {_text(elem)!r}") from None
+
+
+def _dec_double(elem: ET.Element) -> float:
+    try:
+        return float(_text(elem).strip())
+    except ValueError:
+        raise XmlRpcParseError(f"bad double {_text(elem)!r}") from None
+
+
+def _dec_bool(elem: ET.Element) -> bool:
+    t = _text(elem).strip().lower()
+    if t in ("1", "true"):
+        return True
+    if t in ("0", "false"):
+        return False
+    raise XmlRpcParseError(f"bad boolean {t!r}")
+
+
+def _dec_base64(elem: ET.Element) -> str:
+    try:
+        return base64.b64decode(_text(elem), validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        raise XmlRpcParseError("bad base64") from None
+
+
+def _dec_array(elem: ET.Element) -> list:
+    data = elem.find("data")
+    if data is None:
+        return []
+    return [_decode_value(v) for v in data if v.tag == "value"]
+
+
+def _dec_struct(elem: ET.Element) -> dict:
+    result: dict[str, Any] = {}
+    for member in elem:
+        if member.tag != "member":
+            continue
+        name = member.find("name")
+        value = member.find("value")
+        if name is None or value is None:
+            raise XmlRpcParseError("struct member without name or value")
+        result[_text(name)] = _decode_value(value)
+    return result
+
+
+_DECODERS: dict[str, Callable[[ET.Element], Any]] = {
+    "string": _text,
+    "i4": _dec_int,
+    "i8": _dec_int,
+    "int": _dec_int,
+    "double": _dec_double,
+    "boolean": _dec_bool,
+    "dateTime.iso8601": lambda e: _text(e).strip(),
+    "base64": _dec_base64,
+    "array": _dec_array,
+    "struct": _dec_struct,
+    "nil": lambda e: None,
+}
+
+
+def _decode_value(elem: ET.Element) -> Any:
+    if elem.tag != "value":
+        raise XmlRpcParseError(f"expected <value>, got <{elem.tag}>")
+    if len(elem) == 0:
+        return elem.text or ""
+    child = elem[0]
+    dec = _DECODERS.get(child.tag)
+    if dec is None:
+        raise XmlRpcParseError(f"unknown value type <{child.tag}>")
+    return dec(child)
+
+
+def loads_request(body: bytes) -> tuple[str, list]:
+    """``(method, params)`` of a ``<methodCall>``; raises :class:`XmlRpcParseError` on garbage."""
+    root = _parse_xml(body)
+    if root.tag != "methodCall":
+        raise XmlRpcParseError(f"expected <methodCall>, got <{root.tag}>")
+    name = root.find("methodName")
+    if name is None or not (name.text or "").strip():
+        raise XmlRpcParseError("missing <methodName>")
+    params: list = []
+    params_elem = root.find("params")
+    if params_elem is not None:
+        for param in params_elem:
+            if param.tag != "param":
+                raise XmlRpcParseError(f"expected <param>, got <{param.tag}>")
+            if len(param) != 1:
+                raise XmlRpcParseError("<param> must hold exactly one <value>")
+            params.append(_decode_value(param[0]))
+    return name.text.strip(), params  # type: ignore[union-attr]
+
+
+def loads_response(body: bytes) -> Any:
+    """The bare result of a ``<methodResponse>``.
+
+    ``{Status: Success, Value: v}`` gives ``v``; ``Status: Failure`` raises :class:`XmlRpcFailure`;
+    a value without the wrapper (``system.listMethods``) is returned as is; ``<fault>`` raises
+    :class:`XmlRpcFault`.
+    """
+    root = _parse_xml(body)
+    if root.tag != "methodResponse":
+        raise XmlRpcParseError(f"expected <methodResponse>, got <{root.tag}>")
+    fault = root.find("fault")
+    if fault is not None:
+        value = fault.find("value")
+        decoded = _decode_value(value) if value is not None else {}
+        if isinstance(decoded, dict):
+            raise XmlRpcFault(decoded.get("faultCode"), decoded.get("faultString"))
+        raise XmlRpcFault(None, decoded)
+    value_elem = root.find("params/param/value")
+    if value_elem is None:
+        raise XmlRpcParseError("response without a value")
+    value = _decode_value(value_elem)
+    if isinstance(value, dict) and "Status" in value:
+        if value["Status"] == "Success":
+            return value.get("Value", "")
+        if value["Status"] == "Failure":
+            description = value.get("ErrorDescription", [])
+            if not isinstance(description, list):
+                description = [str(description)]
+            raise XmlRpcFailure([str(x) for x in description])
+    return value
+
+
+def parse_value_fragment(xml: str) -> Any:
+    """Decode one ``<value>…</value>`` fragment (e.g. a task's ``result``)."""
+    if not xml.strip():
+        return ""
+    return _decode_value(_parse_xml(xml))
