@@ -1,0 +1,7 @@
+import pytest
+from xapi_fakes import FakePool
+
+
+@pytest.fixture
+def pool() -> FakePool:
+    return FakePool()

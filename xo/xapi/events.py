@@ -1,0 +1,171 @@
+"""Following a pool's objects: one full load, then `event.from` batches.
+
+`EventWatcher.load()` takes the token first (``event.inject("pool", poolRef)``) and only then
+reads every record with ``<Class>.get_all_records``, so a change made during the load comes back
+as an event instead of being lost. `EventWatcher.next_batch()` long-polls ``event.from(classes,
+token, 60.1)`` and returns the events (class names mapped back to the watched spelling).
+
+Continuity is checked, never assumed: `ContinuityLost` is raised when the session changed since
+the load (re-login after SESSION_INVALID, a new master) or XAPI says EVENTS_LOST / cannot parse
+the token; the caller then starts over with a full load. `follow_events` is that loop.
+
+Deletions can be lost silently by XAPI (bounded queue); ``valid_ref_counts.task`` is compared with
+the tasks we know and the task table is re-read when they differ (as xen-api does), the
+difference being returned as synthetic events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import trio
+
+from .client import XapiClient
+from .errors import XapiError
+
+log = logging.getLogger(__name__)
+
+# Server-side long-poll duration: xen-api's value, a float as XML-RPC requires.
+EVENT_FROM_TIMEOUT = 60.1
+# get_all_records calls in flight during a load: leaves room under the client's limit of 20 for
+# other calls; big classes (VM, VBD...) dominate anyway.
+LOAD_CONCURRENCY = 8
+RESTART_CODES = frozenset(
+    {"EVENTS_LOST", "EVENT_FROM_TOKEN_PARSE_FAILURE", "SESSION_INVALID", "HOST_IS_SLAVE"}
+)
+
+Records = dict[str, dict[str, dict[str, Any]]]
+Event = dict[str, Any]
+
+
+class ContinuityLost(Exception):
+    """Events can no longer be trusted to follow the last load: reload everything."""
+
+
+class EventWatcher:
+    def __init__(self, client: XapiClient, classes: Sequence[str]) -> None:
+        self.client = client
+        self.wanted = tuple(classes)
+        self.classes: tuple[str, ...] = ()  # wanted classes this host serves
+        self.pool_ref: str | None = None
+        self._canonical: dict[str, str] = {}
+        self._token: str | None = None
+        self._generation = -1
+        self._task_refs: set[str] = set()
+
+    async def load(self) -> Records:
+        """Full load: token first, then every record of every watched class."""
+        client = self.client
+        methods = await client.call("system.listMethods")
+        served = {m[: -len(".get_all_records")] for m in methods if m.endswith(".get_all_records")}
+        self.classes = tuple(c for c in self.wanted if c in served)
+        missing = [c for c in self.wanted if c not in served]
+        if missing:
+            log.info("%s does not serve %s", client.origin.netloc, ", ".join(missing))
+        self._canonical = {c.lower(): c for c in self.classes}
+        generation = client.session_generation
+        pools = await client.call("pool.get_all")
+        if not pools:
+            raise XapiError("INTERNAL_ERROR", ["no pool object"])
+        self.pool_ref = pools[0]
+        token = await client.call("event.inject", "pool", self.pool_ref)
+        records: Records = {}
+        limiter = trio.CapacityLimiter(LOAD_CONCURRENCY)
+
+        async def load_class(cls: str) -> None:
+            async with limiter:
+                records[cls] = await client.call(f"{cls}.get_all_records")
+
+        async with trio.open_nursery() as nursery:
+            for cls in self.classes:
+                nursery.start_soon(load_class, cls)
+        if client.session_generation != generation:
+            raise ContinuityLost("session changed during the load")
+        self._token = str(token)
+        self._generation = generation
+        self._task_refs = set(records.get("task", ()))
+        return {cls: records[cls] for cls in self.classes}
+
+    async def next_batch(self) -> list[Event]:
+        """Events since the previous batch (may be empty after the 60 s long poll)."""
+        if self._token is None:
+            raise RuntimeError("load() first")
+        client = self.client
+        try:
+            result = await client.call_once(
+                "event.from", list(self.classes), self._token, EVENT_FROM_TIMEOUT
+            )
+        except XapiError as error:
+            if error.code in RESTART_CODES:
+                raise ContinuityLost(error.code) from error
+            raise
+        if client.session_generation != self._generation:
+            raise ContinuityLost("new session (re-login or new master)")
+        self._token = str(result["token"])
+        events = self._normalize(result.get("events", ()))
+        counts = result.get("valid_ref_counts") or {}
+        if (
+            "task" in self._canonical
+            and "task" in counts
+            and counts["task"] != len(self._task_refs)
+        ):
+            events += await self._resync_tasks()
+        return events
+
+    def _normalize(self, raw: Iterable[Event]) -> list[Event]:
+        events: list[Event] = []
+        for event in raw:
+            cls = self._canonical.get(str(event.get("class", "")).lower())
+            if cls is None:
+                continue
+            event = {**event, "class": cls}
+            if cls == "task":
+                self._track_task(event)
+            events.append(event)
+        return events
+
+    def _track_task(self, event: Event) -> None:
+        ref = event["ref"]
+        if event["operation"] == "del":
+            self._task_refs.discard(ref)
+            self.client.tasks.feed(ref, None)
+        else:
+            self._task_refs.add(ref)
+            self.client.tasks.feed(ref, event.get("snapshot"))
+
+    async def _resync_tasks(self) -> list[Event]:
+        records: dict[str, dict[str, Any]] = await self.client.call("task.get_all_records")
+        events: list[Event] = []
+        for ref in self._task_refs - records.keys():
+            events.append({"class": "task", "operation": "del", "ref": ref})
+        for ref, record in records.items():
+            operation = "mod" if ref in self._task_refs else "add"
+            events.append({"class": "task", "operation": operation, "ref": ref, "snapshot": record})
+        for event in events:
+            self._track_task(event)
+        log.debug("task table re-read: %d tasks", len(records))
+        return events
+
+
+async def follow_events(
+    client: XapiClient,
+    classes: Sequence[str],
+    on_load: Callable[[Records], Awaitable[None]],
+    on_batch: Callable[[list[Event]], Awaitable[None]],
+) -> None:
+    """Load, then follow events forever; reload from the top whenever continuity is lost.
+
+    Returns never; XapiUnreachable / other XapiErrors propagate (the caller reconnects).
+    """
+    watcher = EventWatcher(client, classes)
+    while True:
+        try:
+            await on_load(await watcher.load())
+            while True:
+                events = await watcher.next_batch()
+                if events:
+                    await on_batch(events)
+        except ContinuityLost as reason:
+            log.info("%s: reloading (%s)", client.origin.netloc, reason)
