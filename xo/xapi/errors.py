@@ -144,7 +144,9 @@ def translate_transport_error(exc: BaseException, address: str) -> XapiException
     if isinstance(exc, trio.TooSlowError):
         return XapiTimeout("timed out", address)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return XapiUnreachable(f"TLS certificate rejected: {exc.verify_message}", address)
+        return XapiUnreachable(
+            f"TLS certificate rejected: {getattr(exc, 'verify_message', None) or exc}", address
+        )
     if isinstance(exc, ssl.SSLError | trio.BrokenResourceError | trio.ClosedResourceError):
         return XapiUnreachable(f"connection broken: {exc!r}", address)
     if isinstance(exc, ConnectionRefusedError):
