@@ -64,7 +64,7 @@ class _Connection:
                 data = await self.stream.receive_some(RECEIVE_SIZE)
             if data:
                 self.received_any = True
-            self.h11.receive_data(data)
+            self.h11.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
 
     def reusable(self) -> bool:
         return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
@@ -122,7 +122,7 @@ class _TunnelStream(trio.abc.Stream):
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._prefix:
             size = len(self._prefix) if max_bytes is None else max_bytes
             data, self._prefix = self._prefix[:size], self._prefix[size:]
@@ -206,7 +206,8 @@ class HttpTransport(Transport):
             async for chunk in body:
                 view = memoryview(chunk)
                 for start in range(0, len(view), MAX_SEND_CHUNK):
-                    await conn.send(h11.Data(data=view[start : start + MAX_SEND_CHUNK]))
+                    piece = view[start : start + MAX_SEND_CHUNK]
+                    await conn.send(h11.Data(data=piece))  # type: ignore[arg-type]  # any buffer
         await conn.send(h11.EndOfMessage())
 
     async def _exchange(self, conn: _Connection, request: Request) -> h11.Response:
