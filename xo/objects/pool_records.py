@@ -1,0 +1,200 @@
+"""PoolRecords: the trimmed XAPI records of ONE pool and the XO objects derived from them.
+
+The PoolConnection feeds it a full load (``load``) then ``event.from`` batches
+(``apply_events``); both return XO objects ready for the ObjectStore. Records are trimmed on
+arrival (``fields.py``), transforms are pure functions of (ref, record, context), and a change to
+a record rebuilds exactly the objects that read it (``dependencies.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .context import TransformContext
+from .dependencies import Owners, dependents
+from .fields import CLASSES, canonical_class
+from .records import Record, Trimmer
+from .transforms import TRANSFORMS, to_xo_object
+
+log = logging.getLogger(__name__)
+
+XoObject = dict[str, Any]
+
+
+class PoolRecords:
+    """Records and XO objects of one pool. Not thread-safe; owned by one PoolConnection."""
+
+    CLASSES: tuple[str, ...] = CLASSES
+
+    def __init__(self) -> None:
+        self._trimmer = Trimmer()
+        self._records: dict[str, Record] = {}
+        self._ids: dict[str, str] = {}  # ref -> id of the object it produced
+        self._objects: dict[str, XoObject] = {}  # id -> object
+        self._pending: dict[str, set[str]] = {}  # missing ref -> refs of objects wanting it
+        self._owners = Owners()
+        self._pool_ref: str | None = None
+
+    # -- read side ------------------------------------------------------------------------------
+
+    @property
+    def pool_id(self) -> str | None:
+        """The pool's uuid (its XO id), once its record is known."""
+        pool: Any = self._records.get(self._pool_ref) if self._pool_ref else None
+        return None if pool is None else str(pool.uuid)
+
+    @property
+    def pool_ref(self) -> str | None:
+        return self._pool_ref
+
+    def objects(self) -> dict[str, XoObject]:
+        """id -> XO object (a new dict; the objects themselves are shared and immutable)."""
+        return dict(self._objects)
+
+    def record(self, ref: str) -> Record | None:
+        """The trimmed record behind a ref (read-only), for callers that need a raw field."""
+        return self._records.get(ref)
+
+    def id_of(self, ref: str) -> str | None:
+        return self._ids.get(ref)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    # -- full load ------------------------------------------------------------------------------
+
+    def load(self, records: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, XoObject]:
+        """Replace everything by ``{class: {ref: full record}}``; returns id -> XO object.
+
+        Class names may be spelled either way (``"VM"`` or ``"vm"``); unknown classes are ignored.
+        """
+        self._records = {}
+        self._ids = {}
+        self._objects = {}
+        self._pending = {}
+        self._owners.clear()
+        self._pool_ref = None
+        trim = self._trimmer.trim
+        for raw_cls, by_ref in records.items():
+            cls = canonical_class(raw_cls)
+            if cls is None:
+                continue
+            for ref, raw in by_ref.items():
+                ref = _intern_ref(ref)
+                record = trim(cls, raw)
+                self._records[ref] = record
+                if cls == "pool":
+                    self._pool_ref = ref
+                self._owners.update(ref, None, record)
+        ctx = self._context()
+        for ref, record in self._records.items():
+            if record.xapi_class in TRANSFORMS:
+                self._rebuild(ref, ctx, {}, set())
+        return dict(self._objects)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def apply_events(
+        self, events: Iterable[Mapping[str, Any]]
+    ) -> tuple[dict[str, XoObject], set[str]]:
+        """Apply ``event.from`` events; returns (upserted objects by id, removed ids).
+
+        Events carry lowercase classes, ``operation`` add|mod|del, ``ref`` and ``snapshot``
+        (absent on del). Upserts may include objects equal to their previous version (a
+        dependency was rebuilt); the ObjectStore drops those.
+        """
+        touched: list[tuple[str, str, Record | None, Record | None]] = []
+        for event in events:
+            cls = canonical_class(str(event.get("class", "")))
+            ref = event.get("ref")
+            if cls is None or not isinstance(ref, str):
+                continue
+            ref = _intern_ref(ref)
+            old = self._records.get(ref)
+            if event.get("operation") == "del":
+                if old is None:
+                    continue
+                del self._records[ref]
+                new = None
+            else:
+                snapshot = event.get("snapshot")
+                if not isinstance(snapshot, Mapping):
+                    continue
+                new = self._trimmer.trim(cls, snapshot)
+                self._records[ref] = new
+            touched.append((cls, ref, old, new))
+        return self._rebuild_touched(touched)
+
+    def _rebuild_touched(
+        self, touched: list[tuple[str, str, Record | None, Record | None]]
+    ) -> tuple[dict[str, XoObject], set[str]]:
+        previous_pool_id = self.pool_id
+        dirty: set[str] = set()
+        for cls, ref, old, new in touched:
+            self._owners.update(ref, old, new)
+            if cls == "pool":
+                if new is not None:
+                    self._pool_ref = ref
+                elif ref == self._pool_ref:
+                    self._pool_ref = None
+        for cls, ref, old, new in touched:
+            dirty.add(ref)
+            dirty.update(
+                dependents(cls, ref, old, new, self._records, self._owners, self._pool_ref)
+            )
+            if new is not None:
+                dirty.update(self._pending.pop(ref, ()))
+        if self.pool_id != previous_pool_id:
+            dirty.update(self._ids)  # $pool of every object changed
+            dirty.update(ref for ref, rec in self._records.items() if rec.xapi_class in TRANSFORMS)
+        upserts: dict[str, XoObject] = {}
+        removed: set[str] = set()
+        ctx = self._context()
+        # deletions first, so that an id freed and reused in the same batch ends up upserted
+        for ref in sorted(dirty, key=lambda r: r in self._records):
+            self._rebuild(ref, ctx, upserts, removed)
+        removed.difference_update(upserts)
+        return upserts, removed
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _context(self) -> TransformContext:
+        return TransformContext(self._records, pool_ref=self._pool_ref, pending=self._pending)
+
+    def _rebuild(
+        self, ref: str, ctx: TransformContext, upserts: dict[str, XoObject], removed: set[str]
+    ) -> None:
+        record = self._records.get(ref)
+        old_id = self._ids.get(ref)
+        if record is None or record.xapi_class not in TRANSFORMS:
+            if old_id is not None:
+                del self._ids[ref]
+                if self._objects.pop(old_id, None) is not None:
+                    removed.add(old_id)
+                upserts.pop(old_id, None)
+            return
+        ctx.current = ref
+        try:
+            obj = to_xo_object(record.xapi_class, ref, record, ctx)
+        except Exception:  # a transform bug must not take the pool down: keep the old object
+            log.exception("transform failed for %s %s", record.xapi_class, ref)
+            return
+        finally:
+            ctx.current = ""
+        if obj is None:
+            return
+        new_id = obj["id"]
+        if old_id is not None and old_id != new_id:
+            if self._objects.pop(old_id, None) is not None:
+                removed.add(old_id)
+            upserts.pop(old_id, None)
+        self._ids[ref] = new_id
+        self._objects[new_id] = obj
+        upserts[new_id] = obj
+        removed.discard(new_id)
+
+
+_intern_ref = sys.intern
