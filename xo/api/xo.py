@@ -1,0 +1,88 @@
+"""``xo.*``: the object cache as clients load it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from xo.api.context import CallContext
+from xo.api.errors import invalid_parameters
+from xo.api.oneshot import HttpRequest, HttpResponse
+from xo.api.registry import Namespace
+from xo.objects.filter import compile_filter
+
+api = Namespace("xo")
+
+# Lines are gathered into chunks of about this size before being written: fewer, larger socket
+# writes, while memory stays bounded whatever the number of objects.
+NDJSON_CHUNK_BYTES = 64 * 1024
+
+
+def _filter_error(message: str) -> Exception:
+    return invalid_parameters(
+        errors=[
+            {
+                "instancePath": "/filter",
+                "schemaPath": "#/properties/filter",
+                "keyword": "filter",
+                "params": {},
+                "message": message,
+            }
+        ]
+    )
+
+
+async def _ndjson(objects: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    import orjson
+
+    chunk: list[bytes] = []
+    size = 0
+    for obj in objects:
+        line = orjson.dumps(obj) + b"\n"
+        chunk.append(line)
+        size += len(line)
+        if size >= NDJSON_CHUNK_BYTES:
+            yield b"".join(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield b"".join(chunk)
+
+
+@api.method(
+    params={
+        "filter": {"type": ["object", "string"], "optional": True},
+        "limit": {"type": "number", "optional": True},
+        "ndjson": {"type": "boolean", "optional": True},
+    },
+    description="Returns all XO objects",
+)
+async def getAllObjects(
+    ctx: CallContext,
+    *,
+    filter: dict[str, Any] | str | None = None,
+    limit: float | None = None,
+    ndjson: bool | None = None,
+) -> Any:
+    try:
+        predicate = compile_filter(filter)
+    except ValueError as exc:
+        raise _filter_error(str(exc)) from None
+    objects = ctx.services.objects
+    matching: dict[str, dict[str, Any]] = {}
+    if objects is not None:
+        cap = None if limit is None else int(limit)
+        for obj in objects.values():
+            if cap is not None and len(matching) >= cap:
+                break
+            if predicate(obj):
+                matching[obj["id"]] = obj
+    if not ndjson:
+        return matching
+    # The snapshot is taken now (objects are immutable), so the stream shows the state of the
+    # call, consistent with the `all` notifications that follow it.
+    snapshot = list(matching.values())
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, {"content-type": "application/json"}, _ndjson(snapshot))
+
+    return {"$getFrom": ctx.services.urls.register(handler)}

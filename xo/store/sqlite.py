@@ -1,0 +1,466 @@
+"""The SQLite implementation of :class:`xo.store.interface.Store` (the SQL lives here)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from xo.store.interface import Conflict
+from xo.store.records import Acl, Group, PluginConfig, Server, Token, User
+from xo.store.sqlite_db import Database
+
+_USER_FIELDS = {"email", "password_hash", "permission", "preferences", "auth_providers"}
+_TOKEN_FIELDS = {"description", "expiration", "last_uses", "client"}
+_SERVER_FIELDS = {
+    "host", "username", "password", "label", "allow_unauthorized", "read_only", "enabled",
+    "http_proxy",
+}  # fmt: skip
+_JSON_COLUMNS = {"preferences", "auth_providers", "last_uses", "client"}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def acl_id(subject: str, object: str, action: str) -> str:
+    """A stable id for an ACL triple (so adding the same entry twice is idempotent)."""
+    digest = hashlib.sha256("\0".join((subject, object, action)).encode()).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode().rstrip("=")
+
+
+def _user(conn: sqlite3.Connection, row: sqlite3.Row | None) -> User | None:
+    if row is None:
+        return None
+    groups = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT group_id FROM group_members WHERE user_id = ? ORDER BY rowid", (row["id"],)
+        )
+    )
+    return User(
+        id=row["id"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        permission=row["permission"],
+        preferences=_load(row["preferences"]) or {},
+        groups=groups,
+        auth_providers=_load(row["auth_providers"]),
+        created_at=row["created_at"],
+    )
+
+
+def _group(conn: sqlite3.Connection, row: sqlite3.Row | None) -> Group | None:
+    if row is None:
+        return None
+    users = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY position", (row["id"],)
+        )
+    )
+    return Group(row["id"], row["name"], users, row["provider"], row["provider_group_id"])
+
+
+def _token(row: sqlite3.Row | None) -> Token | None:
+    if row is None:
+        return None
+    return Token(
+        id=row["id"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        expiration=row["expiration"],
+        description=row["description"],
+        client=_load(row["client"]),
+        last_uses=_load(row["last_uses"]) or {},
+    )
+
+
+def _server(row: sqlite3.Row | None) -> Server | None:
+    if row is None:
+        return None
+    return Server(
+        id=row["id"],
+        host=row["host"],
+        username=row["username"],
+        password=row["password"],
+        label=row["label"],
+        allow_unauthorized=bool(row["allow_unauthorized"]),
+        read_only=bool(row["read_only"]),
+        enabled=bool(row["enabled"]),
+        http_proxy=row["http_proxy"],
+    )
+
+
+def _update(
+    conn: sqlite3.Connection, table: str, key: str, allowed: set[str], fields: dict[str, Any]
+) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"cannot update {table} field(s) {sorted(unknown)}")
+    if not fields:
+        return
+    columns = ", ".join(f"{name} = ?" for name in fields)
+    values = [_dump(v) if name in _JSON_COLUMNS else v for name, v in fields.items()]
+    conn.execute(f"UPDATE {table} SET {columns} WHERE id = ?", (*values, key))
+
+
+class SqliteStore:
+    """Users, groups, ACLs, tokens, servers, plugin configs and settings in one SQLite file."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SqliteStore:
+        return cls(await Database.open(path))
+
+    async def aclose(self) -> None:
+        await self.db.aclose()
+
+    # -- users ----------------------------------------------------------------------------------
+
+    async def create_user(
+        self, email: str, password_hash: str | None, permission: str = "none"
+    ) -> User:
+        user_id = str(uuid.uuid4())
+
+        def create(conn: sqlite3.Connection) -> User | None:
+            try:
+                conn.execute(
+                    "INSERT INTO users (id, email, password_hash, permission, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (user_id, email, password_hash, permission, _now_ms()),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict("email", email) from None
+            return _user(
+                conn, conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            )
+
+        user = await self.db.write(create)
+        assert user is not None
+        return user
+
+    async def get_user(self, user_id: str) -> User | None:
+        return await self.db.read(
+            lambda c: _user(c, c.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone())
+        )
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        return await self.db.read(
+            lambda c: _user(
+                c, c.execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
+            )
+        )
+
+    async def list_users(self) -> list[User]:
+        def list_all(conn: sqlite3.Connection) -> list[User]:
+            rows = conn.execute("SELECT * FROM users ORDER BY created_at, rowid").fetchall()
+            return [u for u in (_user(conn, r) for r in rows) if u is not None]
+
+        return await self.db.read(list_all)
+
+    async def count_users(self) -> int:
+        return await self.db.read(lambda c: c.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
+    async def update_user(self, user_id: str, **fields: Any) -> User | None:
+        def update(conn: sqlite3.Connection) -> User | None:
+            try:
+                _update(conn, "users", user_id, _USER_FIELDS, fields)
+            except sqlite3.IntegrityError:
+                raise Conflict("email", str(fields.get("email"))) from None
+            return _user(
+                conn, conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            )
+
+        return await self.db.write(update)
+
+    async def delete_user(self, user_id: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            # Tokens and group memberships cascade; ACLs name subjects loosely (user or group).
+            conn.execute("DELETE FROM acls WHERE subject = ?", (user_id,))
+            return conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
+
+        return await self.db.write(delete)
+
+    # -- groups ---------------------------------------------------------------------------------
+
+    async def create_group(self, name: str, provider: str | None = None) -> Group:
+        group_id = str(uuid.uuid4())
+
+        def create(conn: sqlite3.Connection) -> Group | None:
+            conn.execute(
+                "INSERT INTO groups (id, name, provider) VALUES (?, ?, ?)",
+                (group_id, name, provider),
+            )
+            return _group(
+                conn, conn.execute("SELECT * FROM groups WHERE id = ?", (group_id,)).fetchone()
+            )
+
+        group = await self.db.write(create)
+        assert group is not None
+        return group
+
+    async def get_group(self, group_id: str) -> Group | None:
+        return await self.db.read(
+            lambda c: _group(
+                c, c.execute("SELECT * FROM groups WHERE id = ?", (group_id,)).fetchone()
+            )
+        )
+
+    async def list_groups(self) -> list[Group]:
+        def list_all(conn: sqlite3.Connection) -> list[Group]:
+            rows = conn.execute("SELECT * FROM groups ORDER BY rowid").fetchall()
+            return [g for g in (_group(conn, r) for r in rows) if g is not None]
+
+        return await self.db.read(list_all)
+
+    async def update_group(self, group_id: str, *, name: str) -> Group | None:
+        def update(conn: sqlite3.Connection) -> Group | None:
+            conn.execute("UPDATE groups SET name = ? WHERE id = ?", (name, group_id))
+            return _group(
+                conn, conn.execute("SELECT * FROM groups WHERE id = ?", (group_id,)).fetchone()
+            )
+
+        return await self.db.write(update)
+
+    async def delete_group(self, group_id: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM acls WHERE subject = ?", (group_id,))
+            return conn.execute("DELETE FROM groups WHERE id = ?", (group_id,)).rowcount > 0
+
+        return await self.db.write(delete)
+
+    async def set_group_users(self, group_id: str, user_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(user_ids))
+
+        def replace(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+            conn.executemany(
+                "INSERT INTO group_members (group_id, user_id, position) VALUES (?, ?, ?)",
+                [(group_id, user_id, i) for i, user_id in enumerate(ids)],
+            )
+
+        await self.db.write(replace)
+
+    async def add_group_user(self, group_id: str, user_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO group_members (group_id, user_id, position) VALUES"
+                " (?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM group_members WHERE group_id = ?))",
+                (group_id, user_id, group_id),
+            )
+        )
+
+    async def remove_group_user(self, group_id: str, user_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (group_id, user_id)
+            )
+        )
+
+    # -- acls -----------------------------------------------------------------------------------
+
+    async def add_acl(self, subject: str, object: str, action: str) -> Acl:
+        acl = Acl(acl_id(subject, object, action), subject, object, action)
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO acls (id, subject, object, action) VALUES (?, ?, ?, ?)",
+                (acl.id, subject, object, action),
+            )
+        )
+        return acl
+
+    async def remove_acl(self, subject: str, object: str, action: str) -> bool:
+        return await self.db.write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM acls WHERE subject = ? AND object = ? AND action = ?",
+                    (subject, object, action),
+                ).rowcount
+                > 0
+            )
+        )
+
+    async def list_acls(self, subjects: Iterable[str] | None = None) -> list[Acl]:
+        wanted = None if subjects is None else list(subjects)
+
+        def list_some(conn: sqlite3.Connection) -> list[Acl]:
+            if wanted is None:
+                rows = conn.execute("SELECT * FROM acls ORDER BY rowid").fetchall()
+            else:
+                marks = ",".join("?" * len(wanted))
+                rows = conn.execute(
+                    f"SELECT * FROM acls WHERE subject IN ({marks}) ORDER BY rowid", wanted
+                ).fetchall()
+            return [Acl(r["id"], r["subject"], r["object"], r["action"]) for r in rows]
+
+        return await self.db.read(list_some)
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    async def create_token(self, token: Token) -> Token:
+        client_id = None if token.client is None else token.client.get("id")
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT INTO tokens (id, user_id, client_id, client, description, created_at,"
+                " expiration, last_uses) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token.id,
+                    token.user_id,
+                    client_id,
+                    _dump(token.client),
+                    token.description,
+                    token.created_at,
+                    token.expiration,
+                    _dump(token.last_uses),
+                ),
+            )  # fmt: skip
+        )
+        return token
+
+    async def get_token(self, token_id: str) -> Token | None:
+        return await self.db.read(
+            lambda c: _token(c.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone())
+        )
+
+    async def list_tokens(self, user_id: str | None = None) -> list[Token]:
+        def list_some(conn: sqlite3.Connection) -> list[Token]:
+            if user_id is None:
+                rows = conn.execute("SELECT * FROM tokens ORDER BY created_at, rowid").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at, rowid", (user_id,)
+                ).fetchall()
+            return [t for t in map(_token, rows) if t is not None]
+
+        return await self.db.read(list_some)
+
+    async def update_token(self, token_id: str, **fields: Any) -> Token | None:
+        def update(conn: sqlite3.Connection) -> Token | None:
+            _update(conn, "tokens", token_id, _TOKEN_FIELDS, fields)
+            if "client" in fields:
+                client = fields["client"]
+                conn.execute(
+                    "UPDATE tokens SET client_id = ? WHERE id = ?",
+                    (None if client is None else client.get("id"), token_id),
+                )
+            return _token(conn.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone())
+
+        return await self.db.write(update)
+
+    async def delete_tokens(self, token_ids: Iterable[str]) -> int:
+        ids = [(token_id,) for token_id in token_ids]
+        return await self.db.write(
+            lambda c: c.executemany("DELETE FROM tokens WHERE id = ?", ids).rowcount
+        )
+
+    async def delete_expired_tokens(self, now_ms: int) -> int:
+        return await self.db.write(
+            lambda c: c.execute("DELETE FROM tokens WHERE expiration <= ?", (now_ms,)).rowcount
+        )
+
+    # -- servers --------------------------------------------------------------------------------
+
+    async def create_server(self, server: Server) -> Server:
+        def create(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO servers (id, host, username, password, label, allow_unauthorized,"
+                    " read_only, enabled, http_proxy, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " (SELECT COALESCE(MAX(position), -1) + 1 FROM servers))",
+                    (
+                        server.id, server.host, server.username, server.password, server.label,
+                        int(server.allow_unauthorized), int(server.read_only), int(server.enabled),
+                        server.http_proxy,
+                    ),
+                )  # fmt: skip
+            except sqlite3.IntegrityError:
+                raise Conflict("host", server.host) from None
+
+        await self.db.write(create)
+        return server
+
+    async def get_server(self, server_id: str) -> Server | None:
+        return await self.db.read(
+            lambda c: _server(
+                c.execute("SELECT * FROM servers WHERE id = ?", (server_id,)).fetchone()
+            )
+        )
+
+    async def list_servers(self) -> list[Server]:
+        def list_all(conn: sqlite3.Connection) -> list[Server]:
+            rows = conn.execute("SELECT * FROM servers ORDER BY position").fetchall()
+            return [s for s in map(_server, rows) if s is not None]
+
+        return await self.db.read(list_all)
+
+    async def update_server(self, server_id: str, **fields: Any) -> Server | None:
+        values = {k: int(v) if isinstance(v, bool) else v for k, v in fields.items()}
+
+        def update(conn: sqlite3.Connection) -> Server | None:
+            try:
+                _update(conn, "servers", server_id, _SERVER_FIELDS, values)
+            except sqlite3.IntegrityError:
+                raise Conflict("host", str(fields.get("host"))) from None
+            return _server(
+                conn.execute("SELECT * FROM servers WHERE id = ?", (server_id,)).fetchone()
+            )
+
+        return await self.db.write(update)
+
+    async def delete_server(self, server_id: str) -> bool:
+        return await self.db.write(
+            lambda c: c.execute("DELETE FROM servers WHERE id = ?", (server_id,)).rowcount > 0
+        )
+
+    # -- plugins and settings -------------------------------------------------------------------
+
+    async def get_plugin_config(self, plugin_id: str) -> PluginConfig | None:
+        def get(conn: sqlite3.Connection) -> PluginConfig | None:
+            row = conn.execute("SELECT * FROM plugin_configs WHERE id = ?", (plugin_id,)).fetchone()
+            if row is None:
+                return None
+            return PluginConfig(row["id"], bool(row["autoload"]), _load(row["configuration"]))
+
+        return await self.db.read(get)
+
+    async def set_plugin_config(self, config: PluginConfig) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT INTO plugin_configs (id, autoload, configuration) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET autoload = excluded.autoload,"
+                " configuration = excluded.configuration",
+                (config.id, int(config.autoload), _dump(config.configuration)),
+            )
+        )
+
+    async def get_setting(self, key: str, default: Any = None) -> Any:
+        row = await self.db.read(
+            lambda c: c.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        )
+        return default if row is None else json.loads(row[0])
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+        )

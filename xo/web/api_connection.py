@@ -1,0 +1,195 @@
+"""One API WebSocket connection: read frames, run calls, send answers and ``all`` notifications.
+
+The connection owns a nursery: each request runs in it as its own task (so a slow
+``vm.start`` never holds up a ``session.getUser``; answers go out as they complete and clients
+match them by id), at most ``max_concurrent_calls`` at once (beyond that the reader stops
+reading: back-pressure, not buffering). Writes are serialized by a lock. Once signed in, the
+connection subscribes to the ObjectStore and sends each batch of changes as one ``enter`` then
+one ``exit`` notification; the subscription's coalescing queue means a slow client costs memory
+per distinct object, never per event, and only ever delays itself. Signing out (or a
+token-based session expiring) stops the stream. Closing (client gone, or server shutting down
+with 1001) cancels everything the connection started.
+
+The socket is abstracted as :class:`FrameSocket`, so this runs over quart's WebSocket in
+production and over anything with ``receive/send/close`` in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import trio
+
+from xo.api.dispatcher import Dispatcher
+from xo.api.errors import JsonRpcError, XoApiError, unknown_error
+from xo.auth.session import Session
+from xo.web.jsonrpc import (
+    Invalid,
+    JsonCodec,
+    MsgpackCodec,
+    Request,
+    error_message,
+    notification_message,
+    result_message,
+)
+
+log = logging.getLogger(__name__)
+
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+
+
+class FrameSocket(Protocol):
+    async def receive(self) -> str | bytes: ...
+    async def send(self, data: str | bytes) -> None: ...
+    async def close(self, code: int) -> None: ...
+
+
+class ObjectFeed(Protocol):
+    """What a connection needs of the ObjectStore: a change subscription."""
+
+    def subscribe(self) -> Any: ...
+
+
+# Decides which objects a user's notifications carry. XO sends everything to every signed-in
+# user; issue 4 replaces this with the ACL evaluation.
+Visibility = Callable[[str | None, dict[str, Any]], bool]
+
+
+def everything_visible(user_id: str | None, obj: dict[str, Any]) -> bool:
+    return True
+
+
+class ApiConnection:
+    def __init__(
+        self,
+        socket: FrameSocket,
+        dispatcher: Dispatcher,
+        session: Session,
+        codec: JsonCodec | MsgpackCodec,
+        *,
+        objects: ObjectFeed | None = None,
+        max_concurrent_calls: int = 64,
+        visible: Visibility = everything_visible,
+    ) -> None:
+        self.socket = socket
+        self.dispatcher = dispatcher
+        self.session = session
+        self.codec = codec
+        self.objects = objects
+        self.visible = visible
+        self._calls = trio.Semaphore(max_concurrent_calls)
+        self._send_lock = trio.Lock()
+        self._nursery: trio.Nursery | None = None
+        self._feed_scope: trio.CancelScope | None = None
+        self._close_code: int | None = None
+        self._closing = trio.Event()
+        session.on_change(self._session_changed)
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until the client goes away or :meth:`close` is called."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                if self.session.signed_in:
+                    self._start_feed()
+                nursery.start_soon(self._close_when_asked, nursery.cancel_scope)
+                await self._read_loop()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._nursery = None
+
+    def close(self, code: int = GOING_AWAY) -> None:
+        """Ask the connection to close with ``code`` (e.g. 1001 when the server stops)."""
+        if self._close_code is None:
+            self._close_code = code
+        self._closing.set()
+
+    async def _close_when_asked(self, scope: trio.CancelScope) -> None:
+        await self._closing.wait()
+        with trio.move_on_after(1) as cleanup:
+            cleanup.shield = True
+            async with self._send_lock:
+                await self.socket.close(self._close_code or GOING_AWAY)
+        scope.cancel()
+
+    async def _read_loop(self) -> None:
+        while True:
+            frame = await self.socket.receive()
+            if self.session.expired():
+                log.info("closing a connection whose token expired")
+                self.close(POLICY_VIOLATION)
+                return
+            message = self.codec.decode(frame)
+            if isinstance(message, Request):
+                await self._calls.acquire()
+                assert self._nursery is not None
+                self._nursery.start_soon(self._serve, message)
+            elif isinstance(message, Invalid):
+                await self._send(error_message(message.id, message.error.to_wire()))
+            # Notifications from clients are ignored, as XO does.
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def _serve(self, request: Request) -> None:
+        try:
+            try:
+                result = await self.dispatcher.call(self.session, request.method, request.params)
+            except (XoApiError, JsonRpcError) as exc:
+                await self._send(error_message(request.id, exc.to_wire()))
+                return
+            try:
+                frame = self.codec.encode(result_message(request.id, result))
+            except (TypeError, ValueError) as exc:
+                log.error("%s returned a value that cannot be encoded: %s", request.method, exc)
+                frame = self.codec.encode(error_message(request.id, unknown_error().to_wire()))
+            await self._send_frame(frame)
+        finally:
+            self._calls.release()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._send_frame(self.codec.encode(message))
+
+    async def _send_frame(self, frame: str | bytes) -> None:
+        async with self._send_lock:
+            await self.socket.send(frame)
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def _session_changed(self, session: Session) -> None:
+        if self._feed_scope is not None:
+            self._feed_scope.cancel()
+            self._feed_scope = None
+        if session.signed_in and self._nursery is not None:
+            self._start_feed()
+
+    def _start_feed(self) -> None:
+        if self.objects is None or self._nursery is None:
+            return
+        scope = trio.CancelScope()
+        self._feed_scope = scope
+        self._nursery.start_soon(self._feed, scope, self.session.user_id)
+
+    async def _feed(self, scope: trio.CancelScope, user_id: str | None) -> None:
+        assert self.objects is not None
+        with scope, self.objects.subscribe() as subscription:
+            while True:
+                batch = await subscription.next_batch()
+                if self.session.expired():
+                    self.close(POLICY_VIOLATION)
+                    return
+                enter = {k: v for k, v in batch.enter.items() if self.visible(user_id, v)}
+                if enter:
+                    await self._send(notification_message("all", {"type": "enter", "items": enter}))
+                if batch.exit:
+                    items = dict.fromkeys(batch.exit, 0)
+                    await self._send(notification_message("all", {"type": "exit", "items": items}))
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
