@@ -141,6 +141,7 @@ def translate_transport_error(exc: BaseException, address: str) -> XapiException
     """Map an exception from sockets/TLS/h11 to this package's tree (the one translation table)."""
     if isinstance(exc, XapiException):
         return exc
+    exc = _root_cause(exc)
     if isinstance(exc, trio.TooSlowError):
         return XapiTimeout("timed out", address)
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -158,3 +159,17 @@ def translate_transport_error(exc: BaseException, address: str) -> XapiException
     if isinstance(exc, h11.LocalProtocolError):
         return XapiProtocolError(f"{address}: invalid HTTP request: {exc}")
     raise TypeError(f"not a transport error: {exc!r}") from exc
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The informative error behind trio's wrappers: SSLStream raises BrokenResourceError from
+    the SSLError; open_tcp_stream raises OSError("all attempts failed") from a group of the
+    per-address errors (the first one tells: refused, unreachable...)."""
+    cause = exc.__cause__
+    if isinstance(exc, trio.BrokenResourceError) and isinstance(cause, ssl.SSLError | OSError):
+        return cause
+    if isinstance(exc, OSError) and isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        first = cause.exceptions[0]
+        if isinstance(first, OSError):
+            return first
+    return exc

@@ -138,3 +138,18 @@ def test_from_description():
     assert XapiError.from_description([]).code == "INTERNAL_ERROR"
     error = XapiError.from_description(["VM_BAD_POWER_STATE", "r", 1])
     assert error.params == ["r", "1"]
+
+
+def test_wrapped_causes_are_unwrapped():
+    try:
+        try:
+            raise ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed")
+        except ssl.SSLError as inner:
+            raise trio.BrokenResourceError() from inner
+    except trio.BrokenResourceError as exc:
+        assert "certificate" in str(translate_transport_error(exc, "h"))
+    try:
+        group = ExceptionGroup("attempts", [ConnectionRefusedError(111, "refused")])
+        raise OSError("all attempts to connect failed") from group
+    except OSError as exc:
+        assert "connection refused" in str(translate_transport_error(exc, "h"))
