@@ -20,13 +20,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from xo.sim.errors import XapiFailure, handle_invalid
-from xo.sim.schema import SCHEMAS, IdSource
+from xo.sim.schema import NULL_REF, RELATIONS, SCHEMAS, IdSource
 
 # xapi keeps at most 512 deletions per table and trims to 256 when over (Table.remove).
 DELETION_QUEUE_MAX = 512
@@ -89,13 +90,16 @@ class ChangeLog:
 class Database:
     """All tables of one pool. Mutations are synchronous (no awaits) and emit events."""
 
-    def __init__(self, ids: IdSource | None = None, legacy_queue_max: int = LEGACY_QUEUE_MAX) -> None:
+    def __init__(
+        self, ids: IdSource | None = None, legacy_queue_max: int = LEGACY_QUEUE_MAX
+    ) -> None:
         self.ids = ids or IdSource()
         self.tables: dict[str, dict[str, dict[str, Any]]] = {cls: {} for cls in SCHEMAS}
         self._by_uuid: dict[str, dict[str, str]] = {cls: {} for cls in SCHEMAS}
         self.log = ChangeLog()
         self.message_log = ChangeLog()
-        self._changed = trio.Event()
+        self._changed: trio.Event | None = None  # created on demand: commits are cheap unwatched
+        self._pending_links: dict[tuple[str, str, str], list[str]] | None = None
         # Legacy event.next feed: (id, class, operation, ref, snapshot, timestamp).
         self.legacy_id = 0
         self.legacy_listeners = 0
@@ -127,6 +131,8 @@ class Database:
 
     def changed(self) -> trio.Event:
         """An event set at the next commit (capture it before reading, then wait on it)."""
+        if self._changed is None:
+            self._changed = trio.Event()
         return self._changed
 
     # --- writes ---------------------------------------------------------------------------------
@@ -134,9 +140,8 @@ class Database:
     def create(self, cls: str, fields: dict[str, Any], *, ref: str | None = None) -> str:
         """Insert a record of ``cls``: ``fields`` over every field's default. Returns the ref."""
         schema = SCHEMAS[cls]
-        unknown = fields.keys() - schema.fields.keys()
-        if unknown:
-            raise KeyError(f"{cls} has no field(s) {sorted(unknown)}")
+        if not fields.keys() <= schema.fields.keys():
+            raise KeyError(f"{cls} has no field(s) {sorted(fields.keys() - schema.fields.keys())}")
         record = schema.default_record()
         record.update(fields)
         if not record.get("uuid") and "uuid" in schema.fields:
@@ -149,6 +154,8 @@ class Database:
         log.created(cls, ref)
         self._legacy(cls, "add", ref, record)
         self._commit()
+        for fname, parent, set_field in RELATIONS.get(cls, ()):
+            self._link(parent, record[fname], set_field, ref)
         return ref
 
     def update(self, cls: str, ref: str, **fields: Any) -> dict[str, Any]:
@@ -157,15 +164,18 @@ class Database:
         old = table.get(ref)
         if old is None:
             raise handle_invalid(cls, ref)
-        unknown = fields.keys() - old.keys()
-        if unknown:
-            raise KeyError(f"{cls} has no field(s) {sorted(unknown)}")
+        if not fields.keys() <= old.keys():
+            raise KeyError(f"{cls} has no field(s) {sorted(fields.keys() - old.keys())}")
         record = {**old, **fields}
         table[ref] = record
         if "uuid" in fields and fields["uuid"] != old.get("uuid"):
             self._by_uuid[cls].pop(old.get("uuid"), None)
             self._by_uuid[cls][fields["uuid"]] = ref
         self._touched(cls, ref, record)
+        for fname, parent, set_field in RELATIONS.get(cls, ()):
+            if fname in fields and fields[fname] != old[fname]:
+                self._unlink(parent, old[fname], set_field, ref)
+                self._link(parent, fields[fname], set_field, ref)
         return record
 
     def touch(self, cls: str, ref: str) -> None:
@@ -184,6 +194,8 @@ class Database:
         log.deleted(cls, ref)
         self._legacy(cls, "del", ref, record)
         self._commit()
+        for fname, parent, set_field in RELATIONS.get(cls, ()):
+            self._unlink(parent, record[fname], set_field, ref)
 
     # --- set/map field helpers (each is one write, one event) ------------------------------------
 
@@ -210,6 +222,38 @@ class Database:
 
     # --- internals ------------------------------------------------------------------------------
 
+    def _link(self, parent_cls: str, parent: str, set_field: str, child: str) -> None:
+        if parent == NULL_REF:
+            return
+        if self._pending_links is not None:
+            self._pending_links.setdefault((parent_cls, parent, set_field), []).append(child)
+        elif parent in self.tables[parent_cls]:
+            self.add_to_set(parent_cls, parent, set_field, child)
+
+    def _unlink(self, parent_cls: str, parent: str, set_field: str, child: str) -> None:
+        if parent == NULL_REF:
+            return
+        if self._pending_links is not None:
+            pending = self._pending_links.get((parent_cls, parent, set_field))
+            if pending and child in pending:
+                pending.remove(child)
+                return
+        if parent in self.tables[parent_cls]:
+            self.remove_from_set(parent_cls, parent, set_field, child)
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Defer relation set updates to the end (building 10,000s of objects stays linear)."""
+        self._pending_links = {}
+        try:
+            yield
+        finally:
+            pending, self._pending_links = self._pending_links, None
+            for (parent_cls, parent, set_field), children in pending.items():
+                record = self.tables[parent_cls].get(parent)
+                if record is not None and children:
+                    self.update(parent_cls, parent, **{set_field: [*record[set_field], *children]})
+
     def _touched(self, cls: str, ref: str, record: dict[str, Any]) -> None:
         log = self.message_log if cls == MESSAGE_CLASS else self.log
         log.modified(ref)
@@ -225,5 +269,7 @@ class Database:
             queue.append((self.legacy_id, cls, op, ref, record, time.time()))
 
     def _commit(self) -> None:
-        changed, self._changed = self._changed, trio.Event()
-        changed.set()
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()

@@ -151,7 +151,9 @@ class EventService:
         dels.reverse()
         return messages + adds + mods + dels
 
-    async def from_(self, session: str, classes: list[str], token: str, poll_seconds: float) -> dict:
+    async def from_(
+        self, session: str, classes: list[str], token: str, poll_seconds: float
+    ) -> dict:
         sub = Subscription.parse(classes)
         generation, message_generation = parse_token(token)
         deadline = trio.current_time() + max(0.0, float(poll_seconds))

@@ -9,9 +9,7 @@ typed Python values: ``int`` (int64), ``float``, ``bool``, ``str`` (refs, uuids,
 
 from __future__ import annotations
 
-import copy
 import random
-import uuid as _uuid
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -97,18 +95,15 @@ class ClassSchema:
     fields: dict[str, Field]
     messages: dict[str, tuple[tuple[str, ...], str, bool]]
     _template: dict[str, Any] = field(default_factory=dict, repr=False)
-    _mutable: tuple[str, ...] = ()
 
     @property
     def lower(self) -> str:
         return self.name.lower()
 
     def default_record(self) -> dict[str, Any]:
-        """A fresh record holding every field's default (containers are fresh objects)."""
-        rec = self._template.copy()
-        for name in self._mutable:
-            rec[name] = copy.copy(rec[name])
-        return rec
+        """A fresh record holding every field's default. Default containers are shared: records
+        are values that are replaced, never mutated in place (see xo.sim.db)."""
+        return self._template.copy()
 
     def has_name_label(self) -> bool:
         return "name_label" in self.fields
@@ -136,9 +131,6 @@ def _build() -> dict[str, ClassSchema]:
         }
         schema = ClassSchema(cls, fields, datamodel.MESSAGES.get(cls, {}))
         schema._template = {name: f.default for name, f in fields.items()}
-        schema._mutable = tuple(
-            name for name, f in fields.items() if isinstance(f.default, list | dict)
-        )
         schemas[cls] = schema
     return schemas
 
@@ -157,10 +149,60 @@ class IdSource:
         self._random = random.Random(seed)
 
     def uuid(self) -> str:
-        return str(_uuid.UUID(int=self._random.getrandbits(128), version=4))
+        bits = self._random.getrandbits(128)
+        # Version 4 and RFC 4122 variant bits, as uuid.UUID(int=..., version=4) sets them.
+        bits = (bits & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def ref(self) -> str:
         return "OpaqueRef:" + self.uuid()
 
     def randbelow(self, n: int) -> int:
         return self._random.randrange(n)
+
+
+# One-to-many relations xapi maintains (datamodel.ml ``all_relations``): setting the ref field of
+# a child updates the set field of its parent (and the parent gets a ``mod`` event).
+_RELATIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("VM", "snapshot_of", "VM", "snapshots"),
+    ("VDI", "snapshot_of", "VDI", "snapshots"),
+    ("VM", "parent", "VM", "children"),
+    ("task", "subtask_of", "task", "subtasks"),
+    ("PIF", "bond_slave_of", "Bond", "slaves"),
+    ("Bond", "master", "PIF", "bond_master_of"),
+    ("VLAN", "tagged_PIF", "PIF", "VLAN_slave_of"),
+    ("PBD", "host", "host", "PBDs"),
+    ("PBD", "SR", "SR", "PBDs"),
+    ("VBD", "VDI", "VDI", "VBDs"),
+    ("crashdump", "VDI", "VDI", "crash_dumps"),
+    ("VBD", "VM", "VM", "VBDs"),
+    ("crashdump", "VM", "VM", "crash_dumps"),
+    ("VIF", "VM", "VM", "VIFs"),
+    ("VIF", "network", "network", "VIFs"),
+    ("PIF", "host", "host", "PIFs"),
+    ("PIF", "network", "network", "PIFs"),
+    ("VDI", "SR", "SR", "VDIs"),
+    ("VTPM", "VM", "VM", "VTPMs"),
+    ("console", "VM", "VM", "consoles"),
+    ("VM", "resident_on", "host", "resident_VMs"),
+    ("host_cpu", "host", "host", "host_CPUs"),
+    ("host_crashdump", "host", "host", "crashdumps"),
+    ("host_patch", "host", "host", "patches"),
+    ("host_patch", "pool_patch", "pool_patch", "host_patches"),
+    ("VM", "appliance", "VM_appliance", "VMs"),
+    ("VGPU", "VM", "VM", "VGPUs"),
+    ("PCI", "host", "host", "PCIs"),
+    ("PGPU", "host", "host", "PGPUs"),
+    ("PUSB", "host", "host", "PUSBs"),
+    ("VUSB", "VM", "VM", "VUSBs"),
+    ("Feature", "host", "host", "features"),
+    ("Certificate", "host", "host", "certificates"),
+)
+
+RELATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {}
+"""child class -> ((child ref field, parent class, parent set field), ...)"""
+for _child, _field, _parent, _set in _RELATIONS:
+    if _child in SCHEMAS and _parent in SCHEMAS and _field in SCHEMAS[_child].fields:
+        RELATIONS[_child] = (*RELATIONS.get(_child, ()), (_field, _parent, _set))
+del _child, _field, _parent, _set

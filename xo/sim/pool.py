@@ -1,0 +1,230 @@
+"""One simulated pool: its database, sessions, tasks, events, disks and fault switches, and the
+whole semantics of an API call (:meth:`SimPool.rpc`), with no sockets.
+
+Dispatch order, as xapi's generated server does it: unknown method -> ``MESSAGE_METHOD_UNKNOWN``;
+wrong arity -> ``MESSAGE_PARAMETER_COUNT_MISMATCH [method, expected, received]``; session check ->
+``SESSION_INVALID``; ``Async.`` on a method without async mode -> ``Fault``; unmarshalling ->
+``INTERNAL_ERROR``. Then ``Async.*`` returns a task ref at once while the operation runs in the
+pool's nursery (:meth:`run`), sync calls of async-capable methods run inside a transient task, and
+everything else is answered directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from xo.formats.xmlrpc import encode_value
+from xo.sim.db import Database
+from xo.sim.disks import DiskStore
+from xo.sim.dispatch import LIST_METHODS, METHODS, OPTIONAL_DEFAULTS, Method
+from xo.sim.errors import XapiFailure
+from xo.sim.events import EventService
+from xo.sim.faults import Faults
+from xo.sim.methods.registry import Call
+from xo.sim.params import coerce_param
+from xo.sim.schema import NULL_REF
+from xo.sim.sessions import Sessions
+from xo.sim.tasks import TaskTable
+from xo.sim.timing import Timing
+
+log = logging.getLogger(__name__)
+
+
+class SimPool:
+    """A simulated pool. Build it with :func:`xo.sim.scenario.build_world`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        db: Database,
+        disks: DiskStore,
+        flavour: str = "xenserver",
+        username: str = "root",
+        password: str = "password",
+        timing: Timing | None = None,
+    ) -> None:
+        self.name = name
+        self.db = db
+        self.disks = disks
+        self.flavour = flavour
+        self.username = username
+        self.password = password
+        self.timing = timing or Timing()
+        self.sessions = Sessions(db.ids)
+        self.tasks = TaskTable(db)
+        self.events = EventService(db, self.timing)
+        self.faults = Faults(self)
+        self.plugin_locks: dict[tuple[str, str], str] = {}  # (host, plugin) -> running fn
+        self.pool_certificates: dict[str, str] = {}  # pool.certificate_install name -> PEM
+        self._nursery: trio.Nursery | None = None
+
+    # --- identity -------------------------------------------------------------------------------
+
+    @property
+    def pool_ref(self) -> str:
+        return next(iter(self.db.all("pool")))
+
+    @property
+    def uuid(self) -> str:
+        return self.db.get("pool", self.pool_ref)["uuid"]
+
+    @property
+    def master_ref(self) -> str:
+        return self.db.get("pool", self.pool_ref)["master"]
+
+    @property
+    def host_refs(self) -> list[str]:
+        """Hosts in creation order (stable)."""
+        return list(self.db.all("host"))
+
+    def host_address(self, ref: str) -> str:
+        return self.db.get("host", ref)["address"]
+
+    def set_host_address(self, ref: str, address: str) -> None:
+        """Set a host's ``address`` (and the console locations that point at it)."""
+        old = self.host_address(ref)
+        self.db.update("host", ref, address=address)
+        for console_ref, console in list(self.db.all("console").items()):
+            location = console["location"]
+            if f"//{old}/" in location:
+                self.db.update(
+                    "console", console_ref, location=location.replace(f"//{old}/", f"//{address}/")
+                )
+
+    def set_master(self, host_ref: str) -> None:
+        self.db.update("pool", self.pool_ref, master=host_ref)
+
+    def set_host_live(self, host_ref: str, live: bool) -> None:
+        metrics = self.db.get("host", host_ref)["metrics"]
+        if self.db.exists("host_metrics", metrics):
+            self.db.update("host_metrics", metrics, live=live)
+
+    # --- lifetime -------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the nursery where ``Async.*`` operations run; returns when cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                task_status.started()
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[SimPool]:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.run)
+            yield self
+            nursery.cancel_scope.cancel()
+
+    def spawn(self, fn: Any, *args: Any) -> None:
+        """Run a background operation in the pool's nursery (or as a system task when the pool
+        was not started with :meth:`run`, e.g. in a bare script)."""
+        if self._nursery is not None:
+            self._nursery.start_soon(fn, *args)
+        else:
+            trio.lowlevel.spawn_system_task(fn, *args)
+
+    # --- sessions (also used by HTTP handlers) --------------------------------------------------
+
+    async def login(self, username: str, password: str, *, on_host: str) -> str:
+        if on_host != self.master_ref:
+            raise XapiFailure("HOST_IS_SLAVE", self.host_address(self.master_ref))
+        if username != self.username or password != self.password:
+            if self.timing.login_failure_delay:
+                await trio.sleep(self.timing.login_failure_delay)
+            raise XapiFailure("SESSION_AUTHENTICATION_FAILED", username, "Authentication failure")
+        return self.sessions.open(username, on_host).ref
+
+    def check_session(self, session_ref: str) -> None:
+        self.sessions.check(session_ref)
+
+    def logout(self, session_ref: str) -> None:
+        self.sessions.close(session_ref)
+        self.events.forget_session(session_ref)
+        self.events.interrupt(lambda s: XapiFailure("SESSION_INVALID", s), session=session_ref)
+
+    # --- task helpers for HTTP handlers ---------------------------------------------------------
+
+    def task_create(self, name_label: str, session_ref: str, *, host_ref: str) -> str:
+        return self.tasks.create(name_label, host=host_ref)
+
+    def task_exists(self, ref: str) -> bool:
+        return self.tasks.exists(ref)
+
+    def task_set_progress(self, ref: str, progress: float) -> None:
+        self.tasks.set_progress(ref, progress)
+
+    def task_complete(self, ref: str, result: str) -> None:
+        self.tasks.complete(ref, result)
+
+    def task_fail(self, ref: str, description: list[str]) -> None:
+        self.tasks.fail(ref, description)
+
+    def task_is_cancelling(self, ref: str) -> bool:
+        return self.tasks.is_cancelling(ref)
+
+    # --- the API --------------------------------------------------------------------------------
+
+    async def rpc(self, method: str, params: list, *, on_host: str) -> Any:
+        """Answer one API call as xapi would; raises :class:`XapiFailure`."""
+        if not isinstance(params, list):
+            params = list(params) if isinstance(params, tuple) else [params]
+        if method == "system.listMethods":
+            return list(LIST_METHODS)
+        if method == "system.isAlive":
+            return params[0] if params else ""
+        is_async = method.startswith("Async.")
+        name = method[6:] if is_async else method
+        spec = METHODS.get(name)
+        if spec is None or spec.handler is None:
+            raise XapiFailure("MESSAGE_METHOD_UNKNOWN", method)
+        received = len(params)
+        if received < spec.min_params or received > len(spec.params):
+            raise XapiFailure("MESSAGE_PARAMETER_COUNT_MISMATCH", name, len(spec.params), received)
+        session = NULL_REF
+        if spec.takes_session:
+            session = self.sessions.check(params[0]).ref
+        if is_async and not spec.async_capable:
+            raise XapiFailure("Fault", f"No async mode for this operation (rpc: {method})")
+        args = self._unmarshal(spec, params)
+        call = Call(self, name, session=session, host=on_host)
+        if is_async:
+            call.task = self.tasks.create(method, host=on_host)
+            self.spawn(self._run_task, spec, call, args)
+            return call.task
+        if spec.async_capable:
+            call.task = self.tasks.create(name, host=on_host)
+            try:
+                return await spec.handler(call, *args)  # type: ignore[misc]
+            finally:
+                self.tasks.destroy(call.task)
+        return await spec.handler(call, *args)  # type: ignore[misc]
+
+    def _unmarshal(self, spec: Method, params: list) -> list:
+        types = spec.params[1:] if spec.takes_session else spec.params
+        given = params[1:] if spec.takes_session else params
+        args = [coerce_param(t, v) for t, v in zip(types, given, strict=False)]
+        if len(args) < len(types):
+            defaults = OPTIONAL_DEFAULTS.get(spec.name, [])
+            missing = len(types) - len(args)
+            args.extend(defaults[len(defaults) - missing :] if missing <= len(defaults) else [])
+        return args
+
+    async def _run_task(self, spec: Method, call: Call, args: list) -> None:
+        try:
+            result = await spec.handler(call, *args)  # type: ignore[misc]
+        except XapiFailure as failure:
+            self.tasks.fail(call.task, failure.description)
+        except Exception as exc:
+            log.exception("Async %s failed unexpectedly", spec.name)
+            self.tasks.fail(call.task, ["INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"])
+        else:
+            self.tasks.complete(call.task, encode_value(result))
