@@ -76,6 +76,10 @@ class Request:
     responded: bool = field(default=False, init=False)
 
     @property
+    def scheme(self) -> str:
+        return "https" if isinstance(self.connection.stream, trio.SSLStream) else "http"
+
+    @property
     def cookies(self) -> dict[str, str]:
         cookies: dict[str, str] = {}
         for part in self.headers.get("cookie", "").split(";"):
@@ -180,6 +184,13 @@ class Request:
         self.responded = True
         self.connection._raw = True
         await self.connection.stream.send_all(format_head(status_line, headers))
+
+    async def send_error(
+        self, status: int, message: str = "", headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """An HTML error answer; the connection closes afterwards."""
+        self.responded = True
+        await self.connection.send_error(status, message or reason_phrase(status), headers)
 
     def detach(self) -> tuple[trio.abc.Stream, bytes]:
         """Take over the stream after the head (CONNECT): returns it with the bytes already read."""

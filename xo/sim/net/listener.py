@@ -67,20 +67,34 @@ class RestartableListener:
             self._listening = trio.Event()
             self._notify()
 
-    async def stop(self) -> None:
-        """Close the listening socket and all open connections; returns once they are closed."""
+    def request_stop(self) -> None:
+        """Start closing the listener and its connections (done at the next checkpoint)."""
         self._running = False
         if self._scope is not None:
             self._scope.cancel()
         self._notify()
+
+    def request_start(self) -> None:
+        """Ask for the listener to be reopened on the same port."""
+        self._running = True
+        self._notify()
+
+    async def wait_stopped(self) -> None:
         while self._listening.is_set():
             await self._changed.wait()
 
+    async def wait_listening(self) -> None:
+        await self._listening.wait()
+
+    async def stop(self) -> None:
+        """Close the listening socket and all open connections; returns once they are closed."""
+        self.request_stop()
+        await self.wait_stopped()
+
     async def start(self) -> None:
         """Listen again on the same port; returns once connections are accepted."""
-        self._running = True
-        self._notify()
-        await self._listening.wait()
+        self.request_start()
+        await self.wait_listening()
 
     def _notify(self) -> None:
         self._changed.set()

@@ -1,0 +1,97 @@
+"""`xo-sim` / `python -m xo.sim` as a user runs it: JSON lines on stdout, clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import xmlrpc.client
+
+import trio
+
+START_TIMEOUT = 60
+
+
+async def _start(*args: str) -> tuple[trio.Process, list[dict]]:
+    """Start the simulator and read one JSON line per pool."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "xo.sim", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    return process, []
+
+
+async def _read_lines(stream: trio.abc.ReceiveStream, count: int) -> list[str]:
+    buffer = b""
+    while buffer.count(b"\n") < count:
+        data = await stream.receive_some(65536)
+        assert data, f"stdout closed after {buffer!r}"
+        buffer += data
+    return buffer.decode().splitlines()[:count]
+
+
+def _login(url: str, username: str, password: str) -> str:
+    proxy = xmlrpc.client.ServerProxy(url)
+    reply = proxy.session.login_with_password(username, password)
+    assert reply["Status"] == "Success", reply
+    return reply["Value"]
+
+
+async def test_cli_prints_one_json_line_per_pool_and_exits_0_on_sigterm() -> None:
+    process, _ = await _start("--pools", "2", "--hosts", "2", "--vms", "3", "--seed", "7")
+    try:
+        with trio.fail_after(START_TIMEOUT):
+            lines = await _read_lines(process.stdout, 2)
+        pools = [json.loads(line) for line in lines]
+        assert len(pools) == 2
+        for pool in pools:
+            assert set(pool) == {"pool", "master", "hosts", "username", "password"}
+            assert len(pool["hosts"]) == 2
+            assert pool["master"] in pool["hosts"]
+            assert all(url.startswith("http://127.0.0.1:") for url in pool["hosts"])
+        ports = {url.rsplit(":", 1)[1] for pool in pools for url in pool["hosts"]}
+        assert len(ports) == 4  # every host on its own port
+        session = await trio.to_thread.run_sync(
+            _login, pools[0]["master"], pools[0]["username"], pools[0]["password"]
+        )
+        assert session.startswith("OpaqueRef:")
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(30):
+            code = await process.wait()
+        assert code == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_cli_consecutive_ports_from_port_option_and_sigint() -> None:
+    # find a free range: bind an ephemeral port, release it, and hope the next two are free too
+    probe = trio.socket.socket()
+    await probe.bind(("127.0.0.1", 0))
+    first = probe.getsockname()[1]
+    probe.close()
+    process, _ = await _start("--hosts", "2", "--vms", "1", "--port", str(first))
+    try:
+        with trio.fail_after(START_TIMEOUT):
+            (line,) = await _read_lines(process.stdout, 1)
+        pool = json.loads(line)
+        assert pool["hosts"] == [f"http://127.0.0.1:{first}", f"http://127.0.0.1:{first + 1}"]
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(30):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_cli_help_describes_every_option() -> None:
+    result = await trio.run_process([sys.executable, "-m", "xo.sim", "--help"], capture_stdout=True)
+    text = result.stdout.decode()
+    for option in ("--pools", "--hosts", "--vms", "--seed", "--flavour", "--host", "--port",
+                   "--tls", "--scenario", "--demo"):  # fmt: skip
+        assert option in text
+    assert "SIGTERM" in text
