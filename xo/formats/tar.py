@@ -153,7 +153,7 @@ class TarParser:
         self._pad_left = 0  # padding bytes to skip after the data
         self._in_member = False
         self.ended = False
-        self.offset = 0  # bytes consumed so far, for error messages
+        self.offset = 0  # bytes of the archive consumed so far (error messages, progress)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[TarEvent]:
         events: list[TarEvent] = []
@@ -166,19 +166,21 @@ class TarParser:
                 events.append(Data(view[pos : pos + take]))
                 self._data_left -= take
                 pos += take
+                self.offset += take
                 if not self._data_left:
                     self._finish_data(events)
             elif self._pad_left:
                 take = min(self._pad_left, end - pos)
                 self._pad_left -= take
                 pos += take
+                self.offset += take
             else:
                 take = min(BLOCK - len(self._header_buf), end - pos)
                 self._header_buf += view[pos : pos + take]
                 pos += take
+                self.offset += take
                 if len(self._header_buf) == BLOCK:
                     self._on_header_block(events)
-        self.offset += pos
         return events
 
     def _finish_data(self, events: list[TarEvent]) -> None:
@@ -195,7 +197,7 @@ class TarParser:
         try:
             header = parse_header(block)
         except TarError as e:
-            raise TarError(f"{e} at byte {self.offset}") from None
+            raise TarError(f"{e} (header ending at byte {self.offset})") from None
         events.append(Member(header))
         self._in_member = True
         self._data_left = header.size

@@ -220,6 +220,11 @@ class XvaReader:
                 self._on_archive_end(out)
         return out
 
+    @property
+    def bytes_read(self) -> int:
+        """Archive bytes consumed so far (for task progress)."""
+        return self._tar.offset
+
     def close(self) -> None:
         """Declare end of input; raises ``XvaError`` if the stream was cut short."""
         if not self._ended:

@@ -161,6 +161,15 @@ def test_zero_length_keepalive_chunks_do_not_move_the_offset():
     assert got["Ref:1"] == expected
 
 
+def test_bytes_read_counts_the_archive_for_progress():
+    raw, _ = _keepalive_stream()
+    reader = XvaReader()
+    reader.feed(raw[:5000])
+    assert reader.bytes_read == 5000
+    reader.feed(raw[5000:])
+    assert reader.bytes_read == len(raw) - 512  # the second end-of-archive block is not needed
+
+
 def test_corrupted_chunk_fails_the_checksum():
     raw = bytearray(export({"Ref:1": make_disk(2 * MiB, [0, 1])}))
     raw[512 * 4 + 10] ^= 0xFF  # inside Ref:1/00000000 data (ova.xml = header + 1 block)
