@@ -25,6 +25,7 @@ MIN_PARAMS: dict[str, int] = {
     "VDI.snapshot": 2,
     "VDI.clone": 2,
     "host.evacuate": 2,
+    "VDI.copy": 3,
 }
 
 # Defaults given to omitted trailing parameters (same keys as MIN_PARAMS).
@@ -33,7 +34,8 @@ OPTIONAL_DEFAULTS: dict[str, list] = {
     "VM.snapshot": [[]],
     "VDI.snapshot": [{}],
     "VDI.clone": [{}],
-    "host.evacuate": [],
+    "host.evacuate": ["OpaqueRef:NULL", 0],
+    "VDI.copy": ["OpaqueRef:NULL", "OpaqueRef:NULL"],
 }
 
 

@@ -62,6 +62,9 @@ class SimPool:
         self.faults = Faults(self)
         self.plugin_locks: dict[tuple[str, str], str] = {}  # (host, plugin) -> running fn
         self.pool_certificates: dict[str, str] = {}  # pool.certificate_install name -> PEM
+        # Scheme of console locations ("https" like real hosts; the network layer sets "http" when
+        # it serves plain HTTP).
+        self.url_scheme = "https"
         self._nursery: trio.Nursery | None = None
 
     # --- identity -------------------------------------------------------------------------------
@@ -95,6 +98,15 @@ class SimPool:
             if f"//{old}/" in location:
                 self.db.update(
                     "console", console_ref, location=location.replace(f"//{old}/", f"//{address}/")
+                )
+
+    def set_url_scheme(self, scheme: str) -> None:
+        """Set the scheme of console locations (and rewrite the existing ones)."""
+        old, self.url_scheme = self.url_scheme, scheme
+        for console_ref, console in list(self.db.all("console").items()):
+            if console["location"].startswith(f"{old}://"):
+                self.db.update(
+                    "console", console_ref, location=scheme + console["location"][len(old) :]
                 )
 
     def set_master(self, host_ref: str) -> None:
