@@ -255,13 +255,13 @@ class _ZstdDecoder:
 class SniffingDecompressor:
     """Pull-style decoder (like h11's ``receive_data`` / ``next_event``)::
 
-        d.feed(data)                  # as bytes arrive (returns nothing)
-        for piece in d.pieces(): ...  # decompressed pieces, each <= MAX_OUTPUT_PIECE
-        ...
-        d.close()                     # end of input
-        for piece in d.pieces(): ...  # the rest; raises CompressionError if truncated
+        for data in body:
+            for piece in d.feed(data): ...   # decompressed pieces, each <= MAX_OUTPUT_PIECE
+        for piece in d.close(): ...          # the rest; raises CompressionError if truncated
 
-    Only what ``pieces()`` is currently producing is in memory, whatever the ratio.
+    ``feed`` buffers its input at once and returns a lazy iterator over what can be decoded
+    now: consume it before feeding more (only the piece being produced is in memory, whatever
+    the ratio). ``next_piece()`` / ``pieces()`` are the same thing one piece at a time.
     """
 
     def __init__(self) -> None:
@@ -270,13 +270,16 @@ class SniffingDecompressor:
         self.codec: Codec | None = None
         self._decoder: _GzipDecoder | _ZstdDecoder | None = None
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> Iterator[bytes]:
         if self._eof:
             raise RuntimeError("feed() after close()")
         self._buf += data
+        return self.pieces()
 
-    def close(self) -> None:
+    def close(self) -> Iterator[bytes]:
+        """End of input: iterate the result to get the last pieces and the truncation check."""
         self._eof = True
+        return self.pieces()
 
     def next_piece(self) -> bytes | None:
         """The next decompressed piece, or None when more input is needed (or all is done)."""
@@ -310,7 +313,5 @@ def decompress_stream(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes]:
     """Sniff and decompress an iterable of pieces (synchronous convenience)."""
     d = SniffingDecompressor()
     for piece in pieces:
-        d.feed(piece)
-        yield from d.pieces()
-    d.close()
-    yield from d.pieces()
+        yield from d.feed(piece)
+    yield from d.close()

@@ -49,13 +49,20 @@ def _decompress(raw: bytes, piece: int) -> tuple[str | None, bytes]:
     d = SniffingDecompressor()
     out = bytearray()
     for i in range(0, len(raw), piece):
-        d.feed(raw[i : i + piece])
-        for p in d.pieces():
+        for p in d.feed(raw[i : i + piece]):
             out += p
-    d.close()
-    for p in d.pieces():
+    for p in d.close():
         out += p
     return d.codec, bytes(out)
+
+
+def test_feed_buffers_even_when_its_iterator_is_not_consumed():
+    raw = gzip.compress(PLAIN)
+    d = SniffingDecompressor()
+    d.feed(raw[:1000])  # result ignored: drained later through pieces()
+    d.feed(raw[1000:])
+    d.close()
+    assert b"".join(d.pieces()) == PLAIN
 
 
 @pytest.mark.parametrize("piece", [1, 3, 4096, 1 << 20])
