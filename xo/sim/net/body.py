@@ -16,7 +16,7 @@ from xo.sim.net.http import HttpError, Request
 
 # After the payload is complete, keep reading (and discarding) what the client still sends for
 # this long, so it does not get a connection reset while finishing its upload (tar padding...).
-DRAIN_TIMEOUT = 10.0
+DRAIN_TIMEOUT = 5.0
 # ...and at most this much: a client that keeps streaming garbage after the end is cut off.
 DRAIN_LIMIT = 16 << 20
 

@@ -41,14 +41,22 @@ class LongPollCalls:
 
     def __init__(self) -> None:
         self._scopes: set[trio.CancelScope] = set()
+        self._added = trio.Event()
 
     def __len__(self) -> int:
         return len(self._scopes)
+
+    async def wait_for_call(self) -> None:
+        """Return once at least one long-poll call is in flight."""
+        while not self._scopes:
+            await self._added.wait()
 
     @contextmanager
     def track(self) -> Iterator[trio.CancelScope]:
         scope = trio.CancelScope()
         self._scopes.add(scope)
+        self._added.set()
+        self._added = trio.Event()
         try:
             with scope:
                 yield scope

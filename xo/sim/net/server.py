@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from xo.sim.net.body import drain
 from xo.sim.net.http import HttpConnection, HttpError, Request
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ async def _dispatch(router: Router, request: Request) -> bool:
     except HttpError as exc:
         if not request.responded:
             await connection.send_error(exc.status, exc.message, exc.headers)
+            # Read (a bounded amount of) what the client is still sending, so closing does not
+            # reset the connection before it has read the error.
+            await drain(request)
         return False
     except CloseConnection:
         return False
