@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATADIR ?= .data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests drive as independent checkers (qemu-img for VHD).
-APT_PACKAGES := qemu-utils
+# Debian packages the tests drive as independent checkers: qemu-img (VHD), vncsnapshot (a real
+# VNC client for the console), djpeg (to read its JPEG screenshots).
+APT_PACKAGES := qemu-utils vncsnapshot libjpeg-turbo-progs
 
 .PHONY: run test lint unit bench deps system-deps js-deps clean
 
