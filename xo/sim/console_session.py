@@ -18,7 +18,7 @@ from xo.formats.textscreen import TextScreen
 Region = tuple[int, int, int, int]  # x, y, width, height in pixels
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: viewers live in a set
 class ConsoleViewer:
     """What one connected client still has to be sent."""
 
@@ -29,11 +29,6 @@ class ConsoleViewer:
         if regions:
             self.pending.extend(regions)
             self.changed.set()
-
-    def take(self) -> list[Region]:
-        regions, self.pending = self.pending, []
-        self.changed = trio.Event()
-        return regions
 
 
 class ConsoleSession:
