@@ -195,3 +195,30 @@ async def test_wrong_xapi_password_is_authentication_failed(
     status = (await client.result("server.getAll"))[0]
     assert status["status"] == "disconnected"
     assert status["error"]["code"] == "SESSION_AUTHENTICATION_FAILED"
+
+
+async def test_vm_power_operations(client: Client, sim_pool: RunningPool) -> None:
+    await add_pool(client, sim_pool)
+    vms = await client.result(
+        "xo.getAllObjects", {"filter": {"type": "VM", "power_state": "Halted"}}
+    )
+    vm = next(iter(vms.values()))
+    assert await client.result("vm.start", {"id": vm["id"]}) is True
+
+    def running(p: dict[str, Any]) -> bool:
+        return p["type"] == "enter" and p["items"].get(vm["id"], {}).get("power_state") == "Running"
+
+    with trio.fail_after(5):
+        await client.wait_for(running)
+    again = await client.call("vm.start", {"id": vm["id"]})
+    assert again["error"]["code"] == 13
+    assert again["error"]["data"]["objectId"] == vm["id"]
+    assert again["error"]["message"] == "VM state is running but should be halted"
+    assert await client.result("vm.set", {"id": vm["id"], "name_label": "web-1"}) is True
+    assert await client.result("vm.stop", {"vm": vm["id"], "force": True}) is True
+    missing = await client.call("vm.start", {"id": "nope"})
+    assert missing["error"] == {
+        "message": "no such VM nope",
+        "code": 1,
+        "data": {"id": "nope", "type": "VM"},
+    }

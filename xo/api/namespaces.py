@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xo.api import server, session, system, token, user, xo
+from xo.api import server, session, system, token, user, vm, xo
 from xo.api.registry import Namespace, Registry
 
 BUILTIN: tuple[Namespace, ...] = (
@@ -12,6 +12,7 @@ BUILTIN: tuple[Namespace, ...] = (
     token.api,
     user.api,
     server.api,
+    vm.api,
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from xo.api import errors as E
 from xo.api.errors import ABSENT, JsonRpcError, XoApiError
+from xo.pools.errors import PoolNotConnected
 from xo.xapi.errors import XapiError, XapiUnreachable
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def to_api_error(
             return translated
     elif isinstance(error, XapiUnreachable):
         return E.server_unreachable()
+    elif isinstance(error, PoolNotConnected):
+        return E.server_unreachable(error.pool_id)
     if is_admin:
         return _admin_details(error)
     return E.unknown_error()
