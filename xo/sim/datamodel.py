@@ -7,6 +7,7 @@ ENUMS: enum name -> values
 """
 
 # ruff: noqa: E501
+# fmt: off
 
 FIELDS = {
     'subject': (

@@ -57,6 +57,7 @@ def generate(dump: list[dict]) -> str:
         '"""',
         "",
         "# ruff: noqa: E501",
+        "# fmt: off",
         "",
         "FIELDS = {",
     ]
@@ -66,7 +67,9 @@ def generate(dump: list[dict]) -> str:
         for f in c["fields"]:
             default = _parse_default(f["type"], f.get("default"))
             state = f["lifecycle"]["state"].removesuffix("_s")
-            out.append(f"        ({f['name']!r}, {f['type']!r}, {f['qualifier']!r}, {default!r}, {state!r}),")
+            out.append(
+                f"        ({f['name']!r}, {f['type']!r}, {f['qualifier']!r}, {default!r}, {state!r}),"
+            )
         out.append("    ),")
         for e in c.get("enums", []):
             enums[e["name"]] = [v["name"] for v in e["values"]]
@@ -78,7 +81,9 @@ def generate(dump: list[dict]) -> str:
         for m in sorted(c["messages"], key=lambda m: m["name"]):
             params = tuple(p["type"] for p in m["params"])
             result = m["result"][0] if m["result"] else "void"
-            out.append(f"        {m['name']!r}: ({params!r}, {result!r}, {bool(m.get('implicit'))!r}),")
+            out.append(
+                f"        {m['name']!r}: ({params!r}, {result!r}, {bool(m.get('implicit'))!r}),"
+            )
         out.append("    },")
     out.append("}")
     out.append("")

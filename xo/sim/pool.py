@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 from xo.formats.xmlrpc import encode_value
+from xo.sim import ova, vm_copy, vm_ops
 from xo.sim.db import Database
 from xo.sim.disks import DiskStore
 from xo.sim.dispatch import LIST_METHODS, METHODS, OPTIONAL_DEFAULTS, Method
@@ -27,10 +28,12 @@ from xo.sim.events import EventService
 from xo.sim.faults import Faults
 from xo.sim.methods.registry import Call
 from xo.sim.params import coerce_param
+from xo.sim.patches import Patching
 from xo.sim.schema import NULL_REF
 from xo.sim.sessions import Sessions
 from xo.sim.tasks import TaskTable
 from xo.sim.timing import Timing
+from xo.sim.updater import Updater
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ class SimPool:
         self.tasks = TaskTable(db)
         self.events = EventService(db, self.timing)
         self.faults = Faults(self)
+        self.patches = Patching(db, disks)
+        self.updater = Updater(self.timing)
         self.plugin_locks: dict[tuple[str, str], str] = {}  # (host, plugin) -> running fn
         self.pool_certificates: dict[str, str] = {}  # pool.certificate_install name -> PEM
         # Scheme of console locations ("https" like real hosts; the network layer sets "http" when
@@ -176,9 +181,81 @@ class SimPool:
 
     def task_complete(self, ref: str, result: str) -> None:
         self.tasks.complete(ref, result)
+        self._release_operations(ref)
 
     def task_fail(self, ref: str, description: list[str]) -> None:
         self.tasks.fail(ref, description)
+        self._release_operations(ref)
+
+    def _release_operations(self, task_ref: str) -> None:
+        """Drop VM operations still held by a finished task (e.g. "import" on new VMs)."""
+        for ref, vm in list(self.db.all("VM").items()):
+            if task_ref in vm["current_operations"]:
+                ops = {k: v for k, v in vm["current_operations"].items() if k != task_ref}
+                self.db.update("VM", ref, current_operations=ops)
+                vm_ops.refresh(self.db, ref)
+
+    # --- model helpers for the HTTP handlers (import/export/raw VDI/patch upload) ---------------
+
+    @property
+    def xapi_version(self) -> tuple[int, int]:
+        """(major, minor) of the master's xapi, as XVA version blocks carry it."""
+        text = self.db.get("host", self.master_ref)["software_version"].get("xapi", "1.20")
+        major, _, minor = text.partition(".")
+        try:
+            return int(major), int(minor.split(".")[0])
+        except ValueError:
+            return 1, 20
+
+    def export_objects(
+        self, vm_ref: str, *, preserve_power_state: bool = False
+    ) -> tuple[list[dict], list[tuple[str, str]]]:
+        """ova.xml objects of a VM and its disks as (ova id, VDI ref), for ``GET /export``."""
+        return ova.export_objects(self.db, vm_ref, preserve_power_state=preserve_power_state)
+
+    def check_export_allowed(self, vm_ref: str) -> None:
+        """VM_BAD_POWER_STATE for a running VM (unless a snapshot), and the other VM rules."""
+        vm_ops.check(self.db, vm_ref, "export")
+
+    def import_ova(
+        self, objects: list[dict], sr_ref: str, task_ref: str, *, restore: bool = False
+    ) -> tuple[list[str], dict[str, str], list[str]]:
+        """Create what ova.xml describes: (VM refs, ova VDI id -> VDI ref, every ref created).
+
+        New VMs hold ``current_operations[task] = "import"`` until the task completes or fails.
+        """
+        vm_refs, vdis, created = ova.import_objects(self.db, self.disks, objects, sr_ref, restore=restore)
+        if self.tasks.exists(task_ref):
+            for ref in vm_refs:
+                self.db.update("VM", ref, current_operations={task_ref: "import"})
+                vm_ops.refresh(self.db, ref)
+        return vm_refs, vdis, created
+
+    def create_vm_from_ova(
+        self, objects: list[dict], sr_ref: str, task_ref: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """The contract's name for :meth:`import_ova` (without the created list)."""
+        vm_refs, vdis, _ = self.import_ova(objects, sr_ref, task_ref)
+        return vm_refs, vdis
+
+    def destroy_created(self, refs: list[str]) -> None:
+        """Roll back an import: destroy every object created (and its disk contents)."""
+        ova.destroy_created(self.db, self.disks, refs)
+
+    def create_vdi(self, sr_ref: str, size: int, *, name_label: str = "", type: str = "user") -> str:
+        """A new empty VDI (zeros) on ``sr_ref`` (raises HANDLE_INVALID for an unknown SR)."""
+        self.db.get("SR", sr_ref)
+        uuid = self.db.ids.uuid()
+        ref = self.db.create(
+            "VDI",
+            {"uuid": uuid, "location": uuid, "name_label": name_label, "SR": sr_ref, "virtual_size": size, "type": type, "managed": True, "sm_config": {"image-format": "vhd"}, "allowed_operations": ["clone", "copy", "snapshot", "resize", "destroy"]},  # fmt: skip
+        )
+        self.disks.create_empty(ref, size)
+        return ref
+
+    def destroy_vdi(self, ref: str) -> None:
+        if self.db.exists("VDI", ref):
+            vm_copy.destroy_vdi(self.db, self.disks, ref)
 
     def task_is_cancelling(self, ref: str) -> bool:
         return self.tasks.is_cancelling(ref)
