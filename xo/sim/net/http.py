@@ -74,6 +74,7 @@ class Request:
     http_version: str
     _body_done: bool = False
     responded: bool = field(default=False, init=False)
+    detached: bool = field(default=False, init=False)
 
     @property
     def scheme(self) -> str:
@@ -195,6 +196,7 @@ class Request:
     def detach(self) -> tuple[trio.abc.Stream, bytes]:
         """Take over the stream after the head (CONNECT): returns it with the bytes already read."""
         self.responded = True
+        self.detached = True
         self.connection._raw = True
         data, _closed = self.connection._h11.trailing_data
         return self.connection.stream, bytes(data)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from xo.sim.errors import XapiFailure
 from xo.sim.net.body import drain
 from xo.sim.net.http import HttpConnection, HttpError, Request
 
@@ -68,6 +69,17 @@ async def serve_http_connection(stream: trio.abc.Stream, router: Router) -> None
 
 async def _dispatch(router: Router, request: Request) -> bool:
     """Run the handler; False when the connection must be closed."""
+    keep = await _run_handler(router, request)
+    if not keep or not request.connection.reusable:
+        if not request.detached:
+            # Read (a bounded amount of) what the client is still sending, so that closing does
+            # not reset the connection before it has read our answer.
+            await drain(request)
+        return False
+    return True
+
+
+async def _run_handler(router: Router, request: Request) -> bool:
     handler = router.resolve(request.method, request.path)
     connection = request.connection
     try:
@@ -78,11 +90,14 @@ async def _dispatch(router: Router, request: Request) -> bool:
     except HttpError as exc:
         if not request.responded:
             await connection.send_error(exc.status, exc.message, exc.headers)
-            # Read (a bounded amount of) what the client is still sending, so closing does not
-            # reset the connection before it has read the error.
-            await drain(request)
         return False
     except CloseConnection:
+        return False
+    except XapiFailure as exc:
+        # An API error outside any task (xapi's Http_svr turns it into an HTTP error).
+        if not request.responded:
+            status = 404 if exc.code in ("HANDLE_INVALID", "UUID_INVALID") else 500
+            await connection.send_error(status, " ".join(exc.description))
         return False
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         raise

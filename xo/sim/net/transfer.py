@@ -111,6 +111,12 @@ class Transfer:
             self._last_progress_time = now
             self.pool.task_set_progress(self.task_ref, fraction)
 
+    def abandon(self) -> None:
+        """Leave the task alone (xapi does not complete it when it redirects the request)."""
+        self._finished = True
+        if self.own_task:
+            self.pool.tasks.destroy(self.task_ref)
+
     def succeed(self, result: str = "") -> None:
         if not self._finished:
             self._finished = True
@@ -154,21 +160,21 @@ class Transfer:
 
 
 def resolve_ref(pool: Any, cls: str, request: Request, ref_key: str, uuid_key: str) -> str:
-    """The object named by `ref_key` (a ref) or `uuid_key` (a uuid) in the query or cookies.
+    """The object named by `ref_key` (a ref, or a uuid as xapi also accepts) or `uuid_key`.
 
     Raises HANDLE_INVALID / UUID_INVALID like xapi, or HttpError(400) when neither is given.
     """
-    ref = lookup_param(request, ref_key)
-    if ref:
-        pool.db.get(cls, ref)  # raises HANDLE_INVALID [cls, ref]
-        return ref
-    uuid = lookup_param(request, uuid_key)
-    if uuid:
-        found = pool.db.find_by_uuid(cls, uuid)
-        if found is None:
-            raise XapiFailure("UUID_INVALID", cls, uuid)
+    value = lookup_param(request, ref_key) or lookup_param(request, uuid_key)
+    if not value:
+        raise HttpError(400, f"missing {ref_key} or {uuid_key} parameter")
+    if pool.db.exists(cls, value):
+        return value
+    found = pool.db.find_by_uuid(cls, value)
+    if found is not None:
         return found
-    raise HttpError(400, f"missing {ref_key} or {uuid_key} parameter")
+    if value.startswith("OpaqueRef:"):
+        raise XapiFailure("HANDLE_INVALID", cls, value)
+    raise XapiFailure("UUID_INVALID", cls, value)
 
 
 def describe_failure(exc: BaseException) -> list[str]:
