@@ -8,6 +8,7 @@ to XML-RPC (``POST /``) for that host.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
@@ -15,6 +16,11 @@ import orjson
 from xo.formats import xmlrpc
 
 from .errors import XapiError, XapiProtocolError
+
+# Replies above this size are decoded with the cyclic GC paused: decoding a 10,000-VM
+# get_all_records allocates millions of (acyclic) objects, and with a large live heap the
+# collections this triggers made decoding 3-4x slower. Small replies are not worth the toggle.
+GC_PAUSE_THRESHOLD = 1 << 20
 
 JSON_PATH = "/jsonrpc"
 XML_PATH = "/"
@@ -39,10 +45,16 @@ def is_xml_reply(content_type: str | None) -> bool:
 
 def decode_json_response(body: bytes) -> Any:
     """The ``result`` of a JSON-RPC v1 or v2 reply; an ``error`` raises `XapiError`."""
+    pause = len(body) > GC_PAUSE_THRESHOLD and gc.isenabled()
+    if pause:
+        gc.disable()
     try:
         reply = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise XapiProtocolError(f"invalid JSON-RPC reply: {exc}") from None
+    finally:
+        if pause:
+            gc.enable()
     if not isinstance(reply, dict):
         raise XapiProtocolError("JSON-RPC reply is not an object")
     error = reply.get("error")
