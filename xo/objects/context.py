@@ -13,17 +13,25 @@ would fail the whole object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from .fields import NULL_REF
-from .records import Record
+from .records import MapInterner, Record
+
+# Shared by every object with an empty list (most link lists are): objects are immutable.
+EMPTY_LIST: list[Any] = []
+
+
+def as_list(values: Collection[Any]) -> list[Any]:
+    """A list for JSON (tags, sets of strings), the shared empty list when empty."""
+    return list(values) if values else EMPTY_LIST
 
 
 class TransformContext:
     """Read-only view of one pool's records for the transforms."""
 
-    __slots__ = ("records", "pool_ref", "pool_uuid", "pending", "current")
+    __slots__ = ("records", "pool_ref", "pool_uuid", "pending", "current", "_maps")
 
     def __init__(
         self,
@@ -31,6 +39,7 @@ class TransformContext:
         *,
         pool_ref: str | None = None,
         pending: dict[str, set[str]] | None = None,
+        maps: MapInterner | None = None,
     ) -> None:
         self.records = records
         self.pool_ref = pool_ref
@@ -40,6 +49,11 @@ class TransformContext:
         self.pending: dict[str, set[str]] = pending if pending is not None else {}
         # the ref being transformed (the one that "wants" missing refs)
         self.current: str = ""
+        self._maps = maps if maps is not None else MapInterner()
+
+    def share(self, value: Any) -> Any:
+        """One shared copy of a small derived dict/list equal across many objects."""
+        return self._maps.share(value)
 
     # -- raw access -----------------------------------------------------------------------------
 
@@ -69,8 +83,10 @@ class TransformContext:
         record = self.get(ref)
         return None if record is None else record.uuid
 
-    def links(self, refs: Iterable[str]) -> list[str | None]:
+    def links(self, refs: Collection[str]) -> list[str | None]:
         """uuids of a set of refs, None for dangling ones (XO: ``undefined`` -> null in arrays)."""
+        if not refs:
+            return EMPTY_LIST
         uuid = self.uuid
         return [uuid(ref) for ref in refs]
 

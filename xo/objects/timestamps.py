@@ -43,7 +43,38 @@ def to_timestamp(value: object) -> int | float | None:
     return _integral(seconds)
 
 
+_EPOCH = "19700101T00:00:00Z"
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = (year if year >= 0 else year - 399) // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _parse_xapi_fast(text: str) -> float | None:
+    """``YYYYMMDDTHH:MM:SSZ``, the form of nearly every XAPI date: plain integer arithmetic."""
+    try:
+        year, month, day = int(text[0:4]), int(text[4:6]), int(text[6:8])
+        hour, minute, second = int(text[9:11]), int(text[12:14]), int(text[15:17])
+    except ValueError:
+        return None
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        return None
+    return float(_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second)
+
+
 def _parse_string(text: str) -> float | None:
+    if text == _EPOCH:
+        return 0.0
+    if len(text) == 18 and text[8] == "T" and text[17] == "Z" and text[11] == ":":
+        fast = _parse_xapi_fast(text)
+        if fast is not None:
+            return fast
     text = text.strip()
     if len(text) > 40:
         return None

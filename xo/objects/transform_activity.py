@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import TransformContext
+from .context import TransformContext, as_list
 
 
 def message(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
@@ -18,7 +18,7 @@ def message(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
 
 def task(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "allowedOperations": list(rec.allowed_operations),
+        "allowedOperations": as_list(rec.allowed_operations),
         "created": rec.created,
         "current_operations": rec.current_operations,
         "finished": rec.finished,

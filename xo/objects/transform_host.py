@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .context import TransformContext
+from .context import TransformContext, as_list
 from .numbers import js_number
 from .timestamps import to_timestamp
 
@@ -34,7 +34,7 @@ def pool(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
             ha_srs.append(ctx.uuid(vdi.SR))
     obj["haSrs"] = ha_srs
     ctx.put_link(obj, "master", rec.master)
-    obj["tags"] = list(rec.tags)
+    obj["tags"] = as_list(rec.tags)
     obj["name_description"] = rec.name_description
     obj["name_label"] = rec.name_label or (master.name_label if master is not None else "")
     obj["migrationCompression"] = rec.migration_compression
@@ -71,7 +71,7 @@ def _supplemental_packs(rec: Any, ctx: TransformContext) -> list[dict[str, Any]]
                     "description": update.name_description,
                     "author": key_parts[3] if len(key_parts) > 3 else None,
                     "version": update.version,
-                    "guidance": list(update.after_apply_guidance),
+                    "guidance": as_list(update.after_apply_guidance),
                     "hosts": ctx.links(update.hosts),
                     **({"vdi": ctx.uuid(update.vdi)} if update.vdi != "OpaqueRef:NULL" else {}),
                     "size": update.installation_size,
@@ -148,7 +148,7 @@ def host(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     obj["supplementalPacks"] = _supplemental_packs(rec, ctx)
     obj["agentStartTime"] = to_timestamp(other.get("agent_start_time"))
     obj["rebootRequired"] = _reboot_required(rec)
-    obj["tags"] = list(rec.tags)
+    obj["tags"] = as_list(rec.tags)
     if "product_version" in software_version:
         obj["version"] = software_version["product_version"]
     if "product_brand" in software_version:
@@ -163,13 +163,13 @@ def host(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
         obj["certificates"] = certificates
     pifs = ctx.links(rec.PIFs)
     obj["PIFs"] = pifs
-    obj["$PIFs"] = list(pifs)
+    obj["$PIFs"] = pifs
     pcis = ctx.links(rec.PCIs)
     obj["PCIs"] = pcis
-    obj["$PCIs"] = list(pcis)
+    obj["$PCIs"] = pcis
     pgpus = ctx.links(rec.PGPUs)
     obj["PGPUs"] = pgpus
-    obj["$PGPUs"] = list(pgpus)
+    obj["$PGPUs"] = pgpus
     obj["$PBDs"] = ctx.links(rec.PBDs)
     return obj
 
@@ -183,7 +183,7 @@ def host_patch(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
         obj["name"] = patch.name_label
         obj["pool_patch"] = rec.pool_patch
         obj["size"] = patch.size
-        obj["guidance"] = list(patch.after_apply_guidance)
+        obj["guidance"] = as_list(patch.after_apply_guidance)
     obj["time"] = rec.timestamp_applied
     ctx.put_link(obj, "$host", rec.host)
     return obj
@@ -194,7 +194,7 @@ def pool_patch(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
         "id": ref,
         "dataUuid": rec.uuid,
         "description": rec.name_description,
-        "guidance": list(rec.after_apply_guidance),
+        "guidance": as_list(rec.after_apply_guidance),
         "name": rec.name_label,
         "size": rec.size,
         "uuid": ref,
@@ -224,5 +224,5 @@ def pgpu(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     ctx.put_link(obj, "$host", rec.host)
     vgpus = ctx.links(rec.resident_VGPUs)
     obj["vgpus"] = vgpus
-    obj["$vgpus"] = list(vgpus)
+    obj["$vgpus"] = vgpus
     return obj

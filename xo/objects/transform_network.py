@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import TransformContext
+from .context import TransformContext, as_list
 from .fields import NULL_REF
 from .numbers import js_number
 
@@ -19,7 +19,7 @@ def network(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
         "name_description": rec.name_description,
         "name_label": rec.name_label,
         "other_config": rec.other_config,
-        "tags": list(rec.tags),
+        "tags": as_list(rec.tags),
         "PIFs": ctx.links(rec.PIFs),
         "VIFs": ctx.links(rec.VIFs),
         "nbd": "nbd" in rec.purpose,
@@ -42,7 +42,7 @@ def pif(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     obj["disallowUnplug"] = rec.disallow_unplug
     obj["gateway"] = rec.gateway
     obj["ip"] = rec.IP
-    obj["ipv6"] = list(rec.IPv6)
+    obj["ipv6"] = as_list(rec.IPv6)
     obj["mac"] = rec.MAC
     obj["management"] = rec.management
     obj["carrier"] = bool(metrics is not None and metrics.carrier)
@@ -64,8 +64,8 @@ def vif(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     tx_checksumming = rec.other_config.get("ethtool-tx")
     obj: dict[str, Any] = {
         "type": "VIF",
-        "allowedIpv4Addresses": list(rec.ipv4_allowed),
-        "allowedIpv6Addresses": list(rec.ipv6_allowed),
+        "allowedIpv4Addresses": as_list(rec.ipv4_allowed),
+        "allowedIpv6Addresses": as_list(rec.ipv6_allowed),
         "attached": rec.currently_attached,
         "device": rec.device,
         "lockingMode": rec.locking_mode,

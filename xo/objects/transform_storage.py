@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .context import TransformContext
+from .context import TransformContext, as_list
 
 # Provisioning of each SR driver, as XO reports it in ``allocationStrategy``.
 _THIN = "ext file nfs shm smb xosan zfs"
@@ -56,7 +56,7 @@ def sr(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     obj["size"] = rec.physical_size
     obj["shared"] = rec.shared
     obj["SR_type"] = rec.type
-    obj["tags"] = list(rec.tags)
+    obj["tags"] = as_list(rec.tags)
     obj["usage"] = rec.virtual_allocation
     obj["VDIs"] = ctx.links(rec.VDIs)
     obj["other_config"] = rec.other_config
@@ -94,7 +94,7 @@ def vdi(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
         obj["image_format"] = image_format
     obj["size"] = rec.virtual_size
     obj["snapshots"] = ctx.links(rec.snapshots)
-    obj["tags"] = list(rec.tags)
+    obj["tags"] = as_list(rec.tags)
     obj["usage"] = rec.physical_utilisation
     obj["VDI_type"] = rec.type
     obj["current_operations"] = rec.current_operations
@@ -135,6 +135,6 @@ def sm(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
         "vendor": rec.vendor,
         "features": rec.features,
         "driver_filename": rec.driver_filename,
-        "required_cluster_stack": list(rec.required_cluster_stack),
-        "supported_image_formats": list(rec.supported_image_formats),
+        "required_cluster_stack": as_list(rec.required_cluster_stack),
+        "supported_image_formats": as_list(rec.supported_image_formats),
     }

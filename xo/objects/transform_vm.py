@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .context import TransformContext
+from .context import TransformContext, as_list
 from .fields import NULL_REF
 from .guest_networks import main_ip_address, normalize_addresses
 from .numbers import js_number
@@ -157,14 +157,14 @@ def vm(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     obj["bios_strings"] = rec.bios_strings
     obj["blockedOperations"] = rec.blocked_operations
     obj["boot"] = rec.HVM_boot_params
-    obj["CPUs"] = {
-        "max": rec.VCPUs_max,
-        "number": (
-            metrics.VCPUs_number
-            if running and metrics is not None and xen_tools
-            else rec.VCPUs_at_startup
-        ),
-    }
+    cpus_number = (
+        metrics.VCPUs_number
+        if running and metrics is not None and xen_tools
+        else rec.VCPUs_at_startup
+    )
+    if rec.is_a_template and not rec.is_control_domain and not rec.is_a_snapshot:
+        cpus_number = rec.VCPUs_at_startup
+    obj["CPUs"] = ctx.share({"max": rec.VCPUs_max, "number": cpus_number})
     xo_data = _json_or_none(other.get("xo:" + rec.uuid[:8]))
     if isinstance(xo_data, dict) and xo_data.get("creation") is not None:
         obj["creation"] = xo_data["creation"]
@@ -182,7 +182,7 @@ def vm(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
     obj["isFirmwareSupported"] = is_firmware_supported(
         rec.recommendations, rec.HVM_boot_params.get("firmware")
     )
-    obj["memory"] = _memory(rec, running, metrics, guest)
+    obj["memory"] = ctx.share(_memory(rec, running, metrics, guest))
     if metrics is not None:
         obj["installTime"] = metrics.install_time
     obj["name_description"] = rec.name_description
@@ -206,18 +206,18 @@ def vm(ref: str, rec: Any, ctx: TransformContext) -> dict[str, Any]:
         obj["startTime"] = metrics.start_time
     obj["secureBoot"] = platform.get("secureboot") == "true"
     ctx.put_link(obj, "suspendSr", rec.suspend_SR)
-    obj["tags"] = list(rec.tags)
+    obj["tags"] = ctx.share(as_list(rec.tags))
     obj["VIFs"] = ctx.links(rec.VIFs)
     obj["VTPMs"] = ctx.links(rec.VTPMs)
     obj["virtualizationMode"] = virtualization_mode
     if xen_tools is not None:
-        obj["xenTools"] = xen_tools
+        obj["xenTools"] = ctx.share(xen_tools)
     _guest_tools(obj, running, metrics, guest)
     obj["$container"] = _container(rec, ctx)
     obj["$VBDs"] = ctx.links(rec.VBDs)
     vgpus = ctx.links(rec.VGPUs)
     obj["VGPUs"] = vgpus
-    obj["$VGPUs"] = list(vgpus)
+    obj["$VGPUs"] = vgpus
     if "nic_type" in platform:
         obj["nicType"] = platform["nic_type"]
     obj["xenStoreData"] = rec.xenstore_data
@@ -249,7 +249,6 @@ def _type_specific(obj: dict[str, Any], rec: Any, ctx: TransformContext) -> None
         obj["type"] = "VM-template"
         if default:
             obj["id"] = vm_object_id(rec, ctx.pool_uuid)
-        obj["CPUs"]["number"] = rec.VCPUs_at_startup
         obj["isDefaultTemplate"] = default
         other = rec.other_config
         info: dict[str, Any] = {}

@@ -54,13 +54,14 @@ def to_xo_object(cls: str, ref: str, record: Any, ctx: TransformContext) -> dict
     if transform is None:
         return None
     obj = transform(ref, record, ctx)
+    # Adding keys one by one keeps CPython's dict table at its minimal size (merging into a
+    # pre-built dict would round some objects up to the next table size).
     if "id" not in obj:
         obj["id"] = record.uuid or ref
     if "type" not in obj:
         obj["type"] = cls
     if "uuid" not in obj:
         obj["uuid"] = record.uuid
-    obj["$pool"] = ctx.pool_uuid
-    obj["$poolId"] = ctx.pool_uuid
+    obj["$pool"] = obj["$poolId"] = ctx.pool_uuid
     obj["_xapiRef"] = ref
     return obj
