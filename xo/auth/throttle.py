@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,6 @@ class SignInThrottle:
         if account is not None:
             self._account_failed_at.pop(account, None)
 
-    def _trim(self, entries: OrderedDict[str, object]) -> None:
+    def _trim(self, entries: OrderedDict[str, Any]) -> None:
         while len(entries) > self.policy.max_entries:
             entries.popitem(last=False)
