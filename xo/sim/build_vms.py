@@ -7,7 +7,7 @@ from typing import Any
 from xo.sim import catalog, vm_ops
 from xo.sim.build_infra import BuildContext, _mac
 from xo.sim.catalog import GuestOs
-from xo.sim.schema import NULL_REF
+from xo.sim.schema import NULL_REF, SCHEMAS
 from xo.sim.vm_records import GiB, MiB, create_consoles, create_guest_metrics, create_vm_metrics
 
 
@@ -114,10 +114,8 @@ def build_vms(ctx: BuildContext, count: int) -> None:
         vcpus = 1 << rng.randrange(0, 3)
         with_tools = running and (guest.family == "linux" or rng.random() < 0.8)
         fields = _vm_fields(guest, memory, vcpus)
-        ref = db.create(
-            "VM",
+        fields.update(
             {
-                **fields,
                 "name_label": name,
                 "name_description": f"{role} server {i + 1}",
                 "power_state": "Running" if running else "Halted",
@@ -132,12 +130,15 @@ def build_vms(ctx: BuildContext, count: int) -> None:
                 "affinity": host,
                 "tags": [role] if rng.random() < 0.3 else [],
                 "domid": -1,
-            },
+            }
         )
         start = ctx.ts(-rng.randrange(3_600, 86_400 * 20))
-        vm = db.get("VM", ref)
-        metrics = create_vm_metrics(db, vm, running=running, now=start)
-        db.update("VM", ref, metrics=metrics)
+        fields["metrics"] = create_vm_metrics(db, fields, running=running, now=start)
+        if running:
+            fields.update(_running_fields(ctx, host, guest, i, with_tools))
+        ref = db.ids.ref()
+        fields["allowed_operations"] = vm_ops.allowed_operations(db, ref, {**SCHEMAS["VM"].default_record(), **fields})
+        db.create("VM", fields, ref=ref)
         sr = ctx.shared_sr if rng.random() < 0.7 else ctx.local_srs[host]
         vdis = []
         for d in range(1 + (rng.random() < 0.3)):
@@ -162,10 +163,9 @@ def build_vms(ctx: BuildContext, count: int) -> None:
                 },
             )
         if running:
-            _make_running(ctx, ref, host, guest, i, with_tools)
+            create_consoles(db, ref, host, ctx.url_scheme)
         for s in range(_snapshot_count(i)):
             _snapshot(ctx, ref, vdis, f"{name} snapshot {s + 1}", start, s)
-        vm_ops.refresh(db, ref)
 
 
 def _snapshot_count(i: int) -> int:
@@ -176,17 +176,18 @@ def _disk(
     ctx: BuildContext, vm: str, sr: str, label: str, size: int, userdevice: int, running: bool
 ) -> str:
     db = ctx.db
-    vdi = db.create(
+    vdi, uuid = db.ids.ref(), db.ids.uuid()
+    ctx.disks.create(vdi, size)
+    db.create(
         "VDI",
         {
-            "name_label": label, "SR": sr, "virtual_size": size, "type": "system" if userdevice == 0 else "user",
+            "uuid": uuid, "location": uuid, "name_label": label, "SR": sr, "virtual_size": size,
+            "physical_utilisation": ctx.disks.physical_utilisation(vdi), "type": "system" if userdevice == 0 else "user",
             "managed": True, "allowed_operations": ["clone", "snapshot", "copy", "resize", "destroy"] if not running else ["clone", "snapshot", "copy"],
             "sm_config": {"image-format": "vhd"}, "on_boot": "persist", "other_config": {},
         },
+        ref=vdi,
     )  # fmt: skip
-    db.update("VDI", vdi, location=db.get("VDI", vdi)["uuid"])
-    ctx.disks.create(vdi, size)
-    db.update("VDI", vdi, physical_utilisation=ctx.disks.physical_utilisation(vdi))
     db.create(
         "VBD",
         {
@@ -216,18 +217,14 @@ def _cd(ctx: BuildContext, vm: str, running: bool) -> None:
     )
 
 
-def _make_running(
-    ctx: BuildContext, ref: str, host: str, guest: GuestOs, i: int, with_tools: bool
-) -> None:
-    db = ctx.db
+def _running_fields(ctx: BuildContext, host: str, guest: GuestOs, i: int, with_tools: bool) -> dict[str, Any]:
     domid = ctx.next_domid[host]
     ctx.next_domid[host] = domid + 1
-    ip = f"10.{100 + ctx.index}.{i // 250}.{i % 250 + 2}"
     fields: dict[str, Any] = {"resident_on": host, "domid": domid}
     if with_tools:
-        fields["guest_metrics"] = create_guest_metrics(db, guest.os_version, ip, now=ctx.ts(0))
-    db.update("VM", ref, **fields)
-    create_consoles(db, ref, host, ctx.url_scheme)
+        ip = f"10.{100 + ctx.index}.{i // 250}.{i % 250 + 2}"
+        fields["guest_metrics"] = create_guest_metrics(ctx.db, guest.os_version, ip, now=ctx.ts(0))
+    return fields
 
 
 def _snapshot(ctx: BuildContext, vm: str, vdis: list[str], label: str, base: Any, s: int) -> None:
