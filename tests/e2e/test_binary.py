@@ -68,6 +68,8 @@ def mdwe(command: list[str]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def binary() -> Path:
+    if os.environ.get("XO_TEST_BINARY"):  # test a given build (a release artifact) instead
+        return Path(os.environ["XO_TEST_BINARY"])
     result = subprocess.run(
         [str(REPO / "appliance" / "build.sh")],
         cwd=REPO,

@@ -49,6 +49,8 @@ def analyze(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def binary() -> Path:
+    if os.environ.get("XO_TEST_BINARY"):  # test a given build (a release artifact) instead
+        return Path(os.environ["XO_TEST_BINARY"])
     result = subprocess.run(
         [str(REPO / "appliance" / "build.sh")], capture_output=True, text=True, timeout=900
     )
