@@ -21,11 +21,7 @@ def is_plain_vm(vm: dict) -> bool:
 async def halted_vm(xapi: XapiClient) -> str:
     records = await xapi.call("VM.get_all_records")
     for ref, vm in sorted(records.items()):
-        if (
-            vm["power_state"] == "Halted"
-            and not vm["is_a_template"]
-            and not vm["is_control_domain"]
-        ):
+        if vm["power_state"] == "Halted" and is_plain_vm(vm):
             return ref
     raise AssertionError("no halted VM in the simulated pool")
 

@@ -193,13 +193,14 @@ class XapiClient:
         assert first_unreachable is not None
         raise first_unreachable
 
-    async def recover(self, generation: int, error: XapiError) -> None:
-        """After SESSION_INVALID / HOST_IS_SLAVE on a call made with session ``generation``:
-        one new session, shared by every caller that saw the same error."""
+    async def recover(self, generation: int, error: XapiError | None = None) -> None:
+        """After SESSION_INVALID / HOST_IS_SLAVE (or an HTTP 401: ``error`` None) on a request
+        made with session ``generation``: one new session, shared by every caller that saw the
+        same failure."""
         async with self._login_lock:
             if self.session_generation != generation:
                 return  # another caller already recovered
-            if error.code == "HOST_IS_SLAVE" and error.params:
+            if error is not None and error.code == "HOST_IS_SLAVE" and error.params:
                 master = self.origin.with_address(error.params[0])
                 if master != self.origin:
                     self.origin = master

@@ -69,6 +69,7 @@ async def _send(
     relogged = False
     origin = client.origin
     target = _target(path, query, await client.session_ref())
+    generation = client.session_generation
     hops = 0
     while True:
         if method == "CONNECT":
@@ -90,11 +91,9 @@ async def _send(
         if response.status == 401 and not relogged:
             await response.aclose()
             relogged = True
-            generation = client.session_generation
-            async with client._login_lock:
-                if client.session_generation == generation:
-                    await client._login_locked()
+            await client.recover(generation)
             target = _target(path, query, await client.session_ref())
+            generation = client.session_generation
             origin = client.origin
             continue
         raise await _error(response, method, target)
@@ -130,17 +129,26 @@ async def put(
 
 
 async def _find_upload_host(client: XapiClient, path: str, query: dict[str, str]) -> Origin:
-    """Empty PUT to learn which host takes the upload (follows 302s, nothing else)."""
+    """Empty PUT to learn which host takes the upload: follows 302s and renews the session on
+    401; any other answer means "this host" (xen-api ignores it too)."""
     origin = client.origin
-    for _ in range(MAX_REDIRECTS + 1):
+    relogged = False
+    hops = 0
+    while True:
+        generation = client.session_generation
         target = _target(path, query, await client.session_ref())
         response = await client.transport.request(Request("PUT", origin, target, [], b"", 0))
-        redirect = _redirect(origin, response)
         await response.aclose()
-        if redirect is None:
+        if response.status == 401 and not relogged:
+            relogged = True
+            await client.recover(generation)
+            origin = client.origin
+            continue
+        redirect = _redirect(origin, response)
+        if redirect is None or hops >= MAX_REDIRECTS:
             return origin
+        hops += 1
         origin = redirect[0]
-    return origin
 
 
 async def connect(client: XapiClient, path: str, query: dict[str, str]) -> trio.abc.Stream:
