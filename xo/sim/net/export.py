@@ -21,6 +21,7 @@ from xo.formats import xmlrpc
 from xo.formats.compression import codec_from_query
 from xo.formats.xva import CHUNK_SIZE, XvaDisk, iter_xva
 from xo.sim.net.http import Request
+from xo.sim.net.redirect import redirect, redirect_target, sr_host
 from xo.sim.net.streaming import send_stream
 from xo.sim.net.throttle import Throttle
 from xo.sim.net.transfer import Transfer, lookup_param, resolve_ref
@@ -32,17 +33,21 @@ SERVER_HEADER = ("Server", "xapi/24.39")
 async def handle_export(pool: Any, host_ref: str, request: Request) -> None:
     async with Transfer(pool, host_ref, request, "VM.export") as transfer:
         vm_ref = resolve_ref(pool, "VM", request, "ref", "uuid")
+        target = redirect_target(pool, host_ref, _disk_owner(pool, vm_ref))
+        if target is not None:
+            transfer.abandon()
+            await redirect(request, target)
+            return
         preserve = (lookup_param(request, "preserve_power_state") or "").lower() == "true"
         codec = codec_from_query(lookup_param(request, "use_compression"))
         with vm_operation(pool, vm_ref, transfer.task_ref, "export"):
-            objects, disks = pool.export_objects(vm_ref)
+            objects, disks = pool.export_objects(vm_ref, preserve_power_state=preserve)
             ova_xml = ova_xml_bytes(pool, host_ref, objects)
             xva_disks = [_xva_disk(pool, ova_id, vdi_ref) for ova_id, vdi_ref in disks]
             total = sum(disk.size for disk in xva_disks) or 1
             faults = pool.faults
             corrupt, faults.corrupt_next_export = faults.corrupt_next_export, False
             truncate_at, faults.truncate_next_export = faults.truncate_next_export, None
-            del preserve  # power state is written by export_objects (Halted unless preserved)
             await request.send_raw_head(
                 "HTTP/1.0 200 OK",
                 [
@@ -73,6 +78,17 @@ async def handle_export(pool: Any, host_ref: str, request: Request) -> None:
                 check=transfer.check_cancelled,
             )
         transfer.succeed("")
+
+
+def _disk_owner(pool: Any, vm_ref: str) -> str | None:
+    """The host whose local SR holds the VM's disks, when one host alone can read them."""
+    owners = set()
+    for vbd in pool.db.get("VM", vm_ref)["VBDs"]:
+        vdi = pool.db.get("VBD", vbd)["VDI"]
+        if pool.db.exists("VDI", vdi):
+            owners.add(sr_host(pool, pool.db.get("VDI", vdi)["SR"]))
+    owners.discard(None)
+    return owners.pop() if len(owners) == 1 else None
 
 
 def _xva_disk(pool: Any, ova_id: str, vdi_ref: str) -> XvaDisk:

@@ -21,6 +21,7 @@ from xo.formats.xva import DiskChunk, End, OvaXml, XvaError, XvaReader
 from xo.sim.errors import XapiFailure
 from xo.sim.net.body import BodyTruncated, drain, is_chunked, iter_body
 from xo.sim.net.http import Request
+from xo.sim.net.redirect import redirect, redirect_target, sr_host
 from xo.sim.net.transfer import Transfer, lookup_param, resolve_sr
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ async def handle_import(pool: Any, host_ref: str, request: Request) -> None:
             )
             raise XapiFailure("IMPORT_ERROR_CANNOT_HANDLE_CHUNKED")
         sr_ref = resolve_sr(pool, request)
+        target = redirect_target(pool, host_ref, sr_host(pool, sr_ref))
+        if target is not None:
+            transfer.abandon()
+            await redirect(request, target)
+            return
         force = (lookup_param(request, "force") or "").lower() == "true"
         restore = (lookup_param(request, "restore") or "").lower() == "true"
         await request.send_raw_head(

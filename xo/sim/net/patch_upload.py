@@ -12,7 +12,6 @@ from typing import Any
 from xo.sim.errors import XapiFailure
 from xo.sim.net.body import BodyTruncated, drain, is_chunked, iter_body
 from xo.sim.net.http import HttpError, Request
-from xo.sim.net.new_vdi import create_vdi, remove_vdi
 from xo.sim.net.transfer import Transfer, resolve_sr
 
 
@@ -31,7 +30,7 @@ async def handle_pool_patch_upload(pool: Any, host_ref: str, request: Request) -
             "HTTP/1.1 200 OK",
             [("Connection", "close"), *transfer.headers, ("Content-Type", "text/plain")],
         )
-        vdi_ref = create_vdi(pool, sr_ref, length, name_label="Uploaded patch")
+        vdi_ref = pool.create_vdi(sr_ref, length, name_label="Uploaded patch")
         try:
             offset = 0
             try:
@@ -45,7 +44,7 @@ async def handle_pool_patch_upload(pool: Any, host_ref: str, request: Request) -
                 raise XapiFailure("VDI_IO_ERROR", "Device I/O errors") from exc
             patch_ref = pool.patches.upload(vdi_ref, host_ref)
         except BaseException:
-            remove_vdi(pool, vdi_ref)
+            pool.destroy_vdi(vdi_ref)
             raise
         transfer.succeed(patch_ref)
         await drain(request)

@@ -25,7 +25,6 @@ from xo.formats.vhd_structs import MAX_SIZE as VHD_MAX_SIZE
 from xo.sim.errors import XapiFailure
 from xo.sim.net.body import BodyTruncated, drain, is_chunked, iter_body
 from xo.sim.net.http import HttpError, Request
-from xo.sim.net.new_vdi import create_vdi, remove_vdi
 from xo.sim.net.redirect import redirect, redirect_target, sr_host
 from xo.sim.net.streaming import send_stream
 from xo.sim.net.throttle import Throttle
@@ -133,8 +132,8 @@ async def handle_import_raw_vdi(pool: Any, host_ref: str, request: Request) -> N
             length = request.content_length
             if fmt != "raw" or length is None:
                 raise HttpError(400, "creating a VDI needs format=raw and a Content-Length")
-            vdi_ref = created = create_vdi(
-                pool, resolve_sr(pool, request), length, name_label="Imported VDI"
+            vdi_ref = created = pool.create_vdi(
+                resolve_sr(pool, request), length, name_label="Imported VDI"
             )
         await request.send_raw_head(
             "HTTP/1.1 200 OK",
@@ -147,7 +146,7 @@ async def handle_import_raw_vdi(pool: Any, host_ref: str, request: Request) -> N
                 await _write_raw(pool, vdi_ref, request, transfer)
         except BaseException:
             if created is not None:
-                remove_vdi(pool, created)
+                pool.destroy_vdi(created)
             raise
         transfer.succeed(xmlrpc.encode_value(vdi_ref))
         await drain(request)

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 AUTH_REALM = "xapi"
 # xapi updates transfer progress at most every 10 s; the simulator is faster so that tests and
-# demos see progress move, while a long stream still emits only one task event per second.
+# demos see progress move, while a long stream still emits only one task event per second
+# (scaled by the pool's Timing.scale: tests with Timing.fast() see it every 10 ms).
 PROGRESS_INTERVAL = 1.0
 
 # API errors that mean "what you named does not exist": answered 404 instead of 500.
@@ -106,7 +107,8 @@ class Transfer:
     def progress(self, fraction: float) -> None:
         now = trio.current_time()
         fraction = min(max(fraction, 0.0), 1.0)
-        if fraction > self._last_progress and now - self._last_progress_time >= PROGRESS_INTERVAL:
+        interval = PROGRESS_INTERVAL * self.pool.timing.scale
+        if fraction > self._last_progress and now - self._last_progress_time >= interval:
             self._last_progress = fraction
             self._last_progress_time = now
             self.pool.task_set_progress(self.task_ref, fraction)
