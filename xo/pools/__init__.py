@@ -3,7 +3,7 @@
 from .backoff import Backoff
 from .connection import PoolConnection
 from .entry import ServerEntry
-from .errors import PoolAlreadyConnected, PoolError, PoolNotConnected
+from .errors import PoolAlreadyConnected, PoolError, PoolNotConnected, PoolSyncError
 from .manager import PoolManager
 from .status import ServerStatus
 
@@ -14,6 +14,7 @@ __all__ = [
     "PoolError",
     "PoolManager",
     "PoolNotConnected",
+    "PoolSyncError",
     "ServerEntry",
     "ServerStatus",
 ]

@@ -33,7 +33,7 @@ from xo.xapi.transport import Transport
 
 from .backoff import Backoff
 from .entry import ServerEntry
-from .errors import PoolAlreadyConnected
+from .errors import PoolAlreadyConnected, PoolSyncError
 from .status import ServerStatus, State, error_dict
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class PoolConnection:
             try:
                 await self.client.login()
                 await follow_events(self.client, self.classes, self._on_load, self._on_batch)
-            except (XapiException, PoolAlreadyConnected) as exc:
+            except (XapiException, PoolAlreadyConnected, PoolSyncError) as exc:
                 self._failed(exc)
                 if is_permanent(exc):
                     log.warning("server %s: %s (not retrying)", self.entry.id, exc)
@@ -174,15 +174,21 @@ class PoolConnection:
 
     async def _on_load(self, records: Records) -> None:
         self._pools = dict(records.get("pool", {}))
-        self._hosts = {ref: _host_info(r) for ref, r in records.get("host", {}).items()}
+        self._hosts = {
+            ref: _host_info(r) for ref, r in records.get("host", {}).items() if isinstance(r, dict)
+        }
         pool = next(iter(self._pools.values()), None)
-        if pool is None:
+        if not isinstance(pool, dict) or not pool.get("uuid"):
             raise XapiError("INTERNAL_ERROR", ["the pool has no pool object"])
         pool_id = str(pool["uuid"])
         self._claim_pool(self.entry.id, pool_id)
         self._pool_id = pool_id
-        objects = self._records.load(records)
-        self.objects.replace_pool(self.entry.id, objects)
+        try:
+            objects = self._records.load(records)
+            self.objects.replace_pool(self.entry.id, objects)
+        except Exception as exc:
+            log.exception("server %s: full load failed", self.entry.id)
+            raise PoolSyncError(self.entry.id, "records") from exc
         self._update_addresses()
         self.loads += 1
         self._state = "connected"
@@ -206,8 +212,12 @@ class PoolConnection:
             else:
                 table[event["ref"]] = _host_info(event["snapshot"])
             members_changed |= cls == "host"
-        upserts, removals = self._records.apply_events(events)
-        self.objects.apply(self.entry.id, upserts, removals)
+        try:
+            upserts, removals = self._records.apply_events(events)
+            self.objects.apply(self.entry.id, upserts, removals)
+        except Exception as exc:
+            log.exception("server %s: event batch failed", self.entry.id)
+            raise PoolSyncError(self.entry.id, "events") from exc
         if members_changed:
             self._update_addresses()
         if members_changed or any(event["class"] == "pool" for event in events):

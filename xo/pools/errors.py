@@ -22,3 +22,13 @@ class PoolNotConnected(PoolError):
     def __init__(self, pool_id: str) -> None:
         super().__init__(f"pool {pool_id} is not connected")
         self.pool_id = pool_id
+
+
+class PoolSyncError(PoolError):
+    """Turning the pool's records or events into objects failed (a bug, or records we cannot
+    read): the connection reports it, backs off and reloads instead of taking xo-server down."""
+
+    def __init__(self, server_id: str, stage: str) -> None:
+        super().__init__(f"could not process the pool's {stage}")
+        self.server_id = server_id
+        self.stage = stage

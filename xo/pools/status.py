@@ -13,7 +13,7 @@ from xo.xapi.errors import (
     XapiUnreachable,
 )
 
-from .errors import PoolAlreadyConnected
+from .errors import PoolAlreadyConnected, PoolSyncError
 
 State = Literal["connected", "connecting", "disconnected"]
 
@@ -42,6 +42,8 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
         code = "PROTOCOL_ERROR"
     elif isinstance(exc, PoolAlreadyConnected):
         code = "POOL_ALREADY_CONNECTED"
+    elif isinstance(exc, PoolSyncError):
+        code = "SYNC_ERROR"
     elif isinstance(exc, XapiException):
         code = "XAPI_ERROR"
     else:

@@ -21,6 +21,7 @@ class MiniPool:
 
     def __init__(self) -> None:
         self.up = False
+        self.broken = False  # answer records the transforms cannot read
         self.password = "pw"
         self.logins: list[float] = []
 
@@ -70,6 +71,8 @@ class MiniPool:
             result = "1,0"
         elif method.endswith(".get_all_records"):
             result = self.records()[method.split(".")[0]]
+            if self.broken and method == "host.get_all_records":
+                result = {"OpaqueRef:host": "not a record"}
         elif method == "event.from":
             await trio.sleep_forever()
         elif method == "session.logout":
@@ -183,3 +186,18 @@ async def test_connect_and_wait_times_out_but_keeps_retrying(setup, autojump_clo
     assert "refused" in str(info.value)  # the first attempt's error, raised at once
     mini.up = True
     await wait_status(manager, lambda s: s.status == "connected")
+
+
+async def test_records_that_cannot_be_processed_are_an_error_status_not_a_crash(
+    setup, autojump_clock
+):
+    mini, store, manager = setup
+    mini.up = True
+    mini.broken = True
+    manager.connect(entry())
+    status = await wait_status(manager, lambda s: s.error is not None)
+    assert status.error["code"] == "SYNC_ERROR"
+    assert status.status == "disconnected"
+    mini.broken = False  # retried with backoff, like any transient error
+    await wait_status(manager, lambda s: s.status == "connected")
+    assert store.get(HOST_UUID) is not None
