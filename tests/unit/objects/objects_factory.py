@@ -99,8 +99,13 @@ class Factory:
     def host(self, name: str, live: bool = True, brand: str = "XCP-ng") -> str:
         metrics = self.add(
             "host_metrics",
-            {"memory_total": 68719476736 - 12345, "memory_free": 34359738368, "live": live,
-             "last_updated": "20240101T00:00:00Z", "other_config": {}},
+            {
+                "memory_total": 68719476736 - 12345,
+                "memory_free": 34359738368,
+                "live": live,
+                "last_updated": "20240101T00:00:00Z",
+                "other_config": {},
+            },
         )
         return self.add(
             "host",
@@ -119,8 +124,11 @@ class Factory:
                     "build_number": "release/yangtze/master/58",
                     "xapi": "1.20",
                 },
-                "other_config": {"boot_time": "1700000000.", "agent_start_time": "1700000100.",
-                                 "iscsi_iqn": "iqn.2024-01.com.example:abc"},
+                "other_config": {
+                    "boot_time": "1700000000.",
+                    "agent_start_time": "1700000100.",
+                    "iscsi_iqn": "iqn.2024-01.com.example:abc",
+                },
                 "chipset_info": {"iommu": "false"},
                 "license_params": {"restrict_zstd_export": "false", "expiry": "20301231T00:00:00Z"},
                 "license_server": {"address": "localhost", "port": "27000"},
@@ -171,8 +179,13 @@ class Factory:
         for host in hosts:
             pbd = self.add(
                 "PBD",
-                {"host": host, "SR": ref, "device_config": {"device": "/dev/sdb", "password": "x"},
-                 "currently_attached": True, "other_config": {}},
+                {
+                    "host": host,
+                    "SR": ref,
+                    "device_config": {"device": "/dev/sdb", "password": "x"},
+                    "currently_attached": True,
+                    "other_config": {},
+                },
             )
             self.get(ref)["PBDs"].append(pbd)
             self.get(host)["PBDs"].append(pbd)
@@ -181,25 +194,56 @@ class Factory:
     def network(self, name: str, hosts: list[str]) -> str:
         ref = self.add(
             "network",
-            {"name_label": name, "name_description": "", "bridge": "xenbr0", "MTU": 1500,
-             "PIFs": [], "VIFs": [], "other_config": {"automatic": "true"}, "tags": [],
-             "purpose": [], "default_locking_mode": "unlocked", "current_operations": {}},
+            {
+                "name_label": name,
+                "name_description": "",
+                "bridge": "xenbr0",
+                "MTU": 1500,
+                "PIFs": [],
+                "VIFs": [],
+                "other_config": {"automatic": "true"},
+                "tags": [],
+                "purpose": [],
+                "default_locking_mode": "unlocked",
+                "current_operations": {},
+            },
         )
         for host in hosts:
             metrics = self.add(
                 "PIF_metrics",
-                {"carrier": True, "speed": 1000, "device_name": "Ethernet Controller",
-                 "vendor_name": "Intel", "duplex": True},
+                {
+                    "carrier": True,
+                    "speed": 1000,
+                    "device_name": "Ethernet Controller",
+                    "vendor_name": "Intel",
+                    "duplex": True,
+                },
             )
             pif = self.add(
                 "PIF",
-                {"device": "eth0", "host": host, "network": ref, "metrics": metrics,
-                 "MAC": "aa:bb:cc:dd:ee:ff", "MTU": 1500, "VLAN": -1, "IP": "10.0.0.2",
-                 "netmask": "255.255.255.0", "gateway": "10.0.0.1", "DNS": "10.0.0.1",
-                 "IPv6": [], "ip_configuration_mode": "DHCP", "ipv6_configuration_mode": "None",
-                 "primary_address_type": "IPv4", "physical": True, "management": True,
-                 "currently_attached": True, "disallow_unplug": False, "bond_master_of": [],
-                 "bond_slave_of": NULL},
+                {
+                    "device": "eth0",
+                    "host": host,
+                    "network": ref,
+                    "metrics": metrics,
+                    "MAC": "aa:bb:cc:dd:ee:ff",
+                    "MTU": 1500,
+                    "VLAN": -1,
+                    "IP": "10.0.0.2",
+                    "netmask": "255.255.255.0",
+                    "gateway": "10.0.0.1",
+                    "DNS": "10.0.0.1",
+                    "IPv6": [],
+                    "ip_configuration_mode": "DHCP",
+                    "ipv6_configuration_mode": "None",
+                    "primary_address_type": "IPv4",
+                    "physical": True,
+                    "management": True,
+                    "currently_attached": True,
+                    "disallow_unplug": False,
+                    "bond_master_of": [],
+                    "bond_slave_of": NULL,
+                },
             )
             self.get(ref)["PIFs"].append(pif)
             self.get(host)["PIFs"].append(pif)
@@ -208,40 +252,93 @@ class Factory:
     def vdi(self, sr: str, name: str = "disk") -> str:
         ref = self.add(
             "VDI",
-            {"name_label": name, "name_description": "", "SR": sr, "VBDs": [], "snapshots": [],
-             "snapshot_of": NULL, "is_a_snapshot": False, "snapshot_time": "19700101T00:00:00Z",
-             "virtual_size": 10 << 30, "physical_utilisation": 3 << 30, "type": "user",
-             "sharable": False, "read_only": False, "managed": True, "missing": False,
-             "cbt_enabled": False, "sm_config": {"vhd-parent": "11111111-2222-3333-4444-555555555555"},
-             "other_config": {}, "xenstore_data": {}, "tags": [], "location": "loc",
-             "current_operations": {}, "allowed_operations": ["clone", "copy", "snapshot"]},
+            {
+                "name_label": name,
+                "name_description": "",
+                "SR": sr,
+                "VBDs": [],
+                "snapshots": [],
+                "snapshot_of": NULL,
+                "is_a_snapshot": False,
+                "snapshot_time": "19700101T00:00:00Z",
+                "virtual_size": 10 << 30,
+                "physical_utilisation": 3 << 30,
+                "type": "user",
+                "sharable": False,
+                "read_only": False,
+                "managed": True,
+                "missing": False,
+                "cbt_enabled": False,
+                "sm_config": {"vhd-parent": "11111111-2222-3333-4444-555555555555"},
+                "other_config": {},
+                "xenstore_data": {},
+                "tags": [],
+                "location": "loc",
+                "current_operations": {},
+                "allowed_operations": ["clone", "copy", "snapshot"],
+            },
         )
         self.get(sr)["VDIs"].append(ref)
         return ref
 
-    def vm(self, name: str, *, host: str | None, sr: str, network: str, disks: int = 2,
-           running: bool | None = None, template: bool = False, default: bool = False) -> str:
+    def vm(
+        self,
+        name: str,
+        *,
+        host: str | None,
+        sr: str,
+        network: str,
+        disks: int = 2,
+        running: bool | None = None,
+        template: bool = False,
+        default: bool = False,
+    ) -> str:
         running = (host is not None) if running is None else running
         metrics = self.add(
             "VM_metrics",
-            {"memory_actual": 2 << 30, "VCPUs_number": 2, "VCPUs_utilisation": {"0": 0.1},
-             "start_time": "20240301T10:00:00Z", "install_time": "20240101T10:00:00Z",
-             "last_updated": "19700101T00:00:00Z", "state": [], "hvm": True,
-             "VCPUs_CPU": {}, "VCPUs_params": {}, "other_config": {}},
+            {
+                "memory_actual": 2 << 30,
+                "VCPUs_number": 2,
+                "VCPUs_utilisation": {"0": 0.1},
+                "start_time": "20240301T10:00:00Z",
+                "install_time": "20240101T10:00:00Z",
+                "last_updated": "19700101T00:00:00Z",
+                "state": [],
+                "hvm": True,
+                "VCPUs_CPU": {},
+                "VCPUs_params": {},
+                "other_config": {},
+            },
         )
         guest = NULL
+        ip = f"10.1.{self._n // 250 % 250}.{self._n % 250}"
         if running:
             guest = self.add(
                 "VM_guest_metrics",
-                {"os_version": {"name": "Debian GNU/Linux 12", "distro": "debian", "major": "12"},
-                 "PV_drivers_version": {"major": "8", "minor": "2", "micro": "0", "build": "100"},
-                 "PV_drivers_up_to_date": True, "PV_drivers_detected": True,
-                 "memory": {}, "disks": {}, "other": {"feature-static-ip-setting": "1"},
-                 "networks": {"0/ip": "10.1.%d.%d" % (self._n // 250 % 250, self._n % 250),
-                              "0/ipv4/0": "10.1.%d.%d" % (self._n // 250 % 250, self._n % 250),
-                              "0/ipv6/0": "fe80::1"},
-                 "live": True, "last_updated": "20240301T10:00:05Z", "other_config": {},
-                 "can_use_hotplug_vbd": "yes", "can_use_hotplug_vif": "yes"},
+                {
+                    "os_version": {
+                        "name": "Debian GNU/Linux 12",
+                        "distro": "debian",
+                        "major": "12",
+                    },
+                    "PV_drivers_version": {
+                        "major": "8",
+                        "minor": "2",
+                        "micro": "0",
+                        "build": "100",
+                    },
+                    "PV_drivers_up_to_date": True,
+                    "PV_drivers_detected": True,
+                    "memory": {},
+                    "disks": {},
+                    "other": {"feature-static-ip-setting": "1"},
+                    "networks": {"0/ip": ip, "0/ipv4/0": ip, "0/ipv6/0": "fe80::1"},
+                    "live": True,
+                    "last_updated": "20240301T10:00:05Z",
+                    "other_config": {},
+                    "can_use_hotplug_vbd": "yes",
+                    "can_use_hotplug_vif": "yes",
+                },
             )
         vm_uuid = self._uuid()
         ref = self.add(
@@ -277,15 +374,25 @@ class Factory:
                 "memory_overhead": 20 << 20,
                 "memory_target": 2 << 30,
                 "platform": dict(PLATFORM),
-                "other_config": {"base_template_name": "Debian Bookworm 12",
-                                 "mac_seed": str(uuid_mod.UUID(int=self._n)),
-                                 "install-methods": "cdrom,nfs,http,ftp",
-                                 "import_task": NULL},
+                "other_config": {
+                    "base_template_name": "Debian Bookworm 12",
+                    "mac_seed": str(uuid_mod.UUID(int=self._n)),
+                    "install-methods": "cdrom,nfs,http,ftp",
+                    "import_task": NULL,
+                },
                 "bios_strings": dict(BIOS_STRINGS),
                 "blocked_operations": {},
-                "allowed_operations": ["changing_dynamic_range", "clean_reboot", "clean_shutdown",
-                                       "hard_reboot", "hard_shutdown", "pause", "snapshot",
-                                       "suspend", "checkpoint"],
+                "allowed_operations": [
+                    "changing_dynamic_range",
+                    "clean_reboot",
+                    "clean_shutdown",
+                    "hard_reboot",
+                    "hard_shutdown",
+                    "pause",
+                    "snapshot",
+                    "suspend",
+                    "checkpoint",
+                ],
                 "current_operations": {},
                 "ha_restart_priority": "",
                 "has_vendor_device": False,
@@ -327,20 +434,43 @@ class Factory:
             vdi = self.vdi(sr, f"{name} disk {position}")
             vbd = self.add(
                 "VBD",
-                {"VM": ref, "VDI": vdi, "device": f"xvd{'abcdefgh'[position]}",
-                 "userdevice": str(position), "bootable": position == 0, "mode": "RW",
-                 "type": "Disk", "empty": False, "currently_attached": running,
-                 "unpluggable": True, "other_config": {}, "qos_algorithm_type": "",
-                 "qos_algorithm_params": {}, "storage_lock": False, "status_code": 0},
+                {
+                    "VM": ref,
+                    "VDI": vdi,
+                    "device": f"xvd{'abcdefgh'[position]}",
+                    "userdevice": str(position),
+                    "bootable": position == 0,
+                    "mode": "RW",
+                    "type": "Disk",
+                    "empty": False,
+                    "currently_attached": running,
+                    "unpluggable": True,
+                    "other_config": {},
+                    "qos_algorithm_type": "",
+                    "qos_algorithm_params": {},
+                    "storage_lock": False,
+                    "status_code": 0,
+                },
             )
             self.get(ref)["VBDs"].append(vbd)
             self.get(vdi)["VBDs"].append(vbd)
         vif = self.add(
             "VIF",
-            {"device": "0", "network": network, "VM": ref, "MAC": "02:00:00:00:00:01",
-             "MTU": 1500, "currently_attached": running, "locking_mode": "network_default",
-             "ipv4_allowed": [], "ipv6_allowed": [], "other_config": {},
-             "qos_algorithm_type": "", "qos_algorithm_params": {}, "status_code": 0},
+            {
+                "device": "0",
+                "network": network,
+                "VM": ref,
+                "MAC": "02:00:00:00:00:01",
+                "MTU": 1500,
+                "currently_attached": running,
+                "locking_mode": "network_default",
+                "ipv4_allowed": [],
+                "ipv6_allowed": [],
+                "other_config": {},
+                "qos_algorithm_type": "",
+                "qos_algorithm_params": {},
+                "status_code": 0,
+            },
         )
         self.get(ref)["VIFs"].append(vif)
         self.get(network)["VIFs"].append(vif)
