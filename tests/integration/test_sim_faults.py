@@ -180,3 +180,49 @@ async def test_http_fault_endpoint_latency_and_sessions(sim, sim_pool):
     await _post_fault(sim_pool.master_url, {"action": "invalidate_sessions"})
     answer = await trio.to_thread.run_sync(lambda: _proxy(sim_pool.master_url).VM.get_all(session))
     assert answer["ErrorDescription"][0] == "SESSION_INVALID"
+
+
+async def test_stopping_a_host_mid_export_closes_the_stream_and_fails_the_task(
+    sim, sim_pool, xenapi
+):
+    session = xenapi.session._session
+    db = sim_pool.pool.db
+    master = sim_pool.pool.master_ref
+
+    def on_master(vm: dict) -> bool:  # every disk readable here: no redirect to another host
+        srs = [
+            db.get("VDI", db.get("VBD", v)["VDI"])["SR"]
+            for v in vm["VBDs"]
+            if db.get("VBD", v)["type"] == "Disk"
+        ]
+        return bool(srs) and all(
+            db.get("SR", sr)["shared"]
+            or db.get("PBD", db.get("SR", sr)["PBDs"][0])["host"] == master
+            for sr in srs
+        )
+
+    vm = next(
+        ref for ref, r in db.all("VM").items()
+        if r["power_state"] == "Halted" and not r["is_a_template"] and not r["is_control_domain"] and on_master(r)
+    )  # fmt: skip
+    task = await xenapi.call("task.create", "export", "")
+    sim.set_bandwidth(1 << 20)  # slow enough to be cut in the middle
+    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    received = 0
+    with trio.fail_after(30):
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            await stream.send_all(
+                f"GET /export?session_id={session}&ref={vm}&task_id={task} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            )
+            received += len(await stream.receive_some(65536))
+            await sim.stop_host(0)
+            try:
+                while chunk := await stream.receive_some(65536):
+                    received += len(chunk)
+            except trio.BrokenResourceError:
+                pass
+    sim.set_bandwidth(None)
+    record = sim_pool.pool.db.get("task", task)
+    assert record["status"] == "failure"
+    assert sim_pool.pool.db.get("VM", vm)["current_operations"] == {}
+    await sim.start_host(0)

@@ -52,7 +52,7 @@ async def _read_loop(
     session: ConsoleSession,
     viewer: ConsoleViewer,
 ) -> None:
-    data = initial
+    data: bytes | bytearray = initial
     while True:
         if data:
             for event in state.server.feed(data):
