@@ -25,7 +25,7 @@ class BuildContext:
     index: int  # pool index
     flavour: str
     name: str
-    url_scheme: str = "https"
+    url_scheme: str = "http"
     pool_ref: str = NULL_REF
     hosts: list[str] = field(default_factory=list)
     host_names: list[str] = field(default_factory=list)

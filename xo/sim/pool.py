@@ -67,9 +67,9 @@ class SimPool:
         self.updater = Updater(self.timing)
         self.plugin_locks: dict[tuple[str, str], str] = {}  # (host, plugin) -> running fn
         self.pool_certificates: dict[str, str] = {}  # pool.certificate_install name -> PEM
-        # Scheme of console locations ("https" like real hosts; the network layer sets "http" when
-        # it serves plain HTTP).
-        self.url_scheme = "https"
+        # Scheme of console locations: "http" until the network layer serves TLS and calls
+        # set_url_scheme("https") (real hosts serve HTTPS).
+        self.url_scheme = "http"
         self._nursery: trio.Nursery | None = None
 
     # --- identity -------------------------------------------------------------------------------
