@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from xo.api import server, session, system, token, user, vm, xo
+from xo.api import (
+    host,
+    pool,
+    server,
+    session,
+    sr,
+    system,
+    task,
+    token,
+    user,
+    vdi,
+    vm,
+    vm_copies,
+    vm_create,
+    vm_delete,
+    vm_set,
+    xo,
+)
 from xo.api.registry import Namespace, Registry
 
 BUILTIN: tuple[Namespace, ...] = (
@@ -13,6 +30,15 @@ BUILTIN: tuple[Namespace, ...] = (
     user.api,
     server.api,
     vm.api,
+    vm_copies.api,
+    vm_delete.api,
+    vm_set.api,
+    vm_create.api,
+    host.api,
+    pool.api,
+    sr.api,
+    vdi.api,
+    task.api,
 )
 
 

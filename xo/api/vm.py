@@ -1,23 +1,86 @@
-"""``vm.*``: VM power operations and simple properties, through the pool's XAPI.
+"""``vm.*`` power operations and migration, through the pool's XAPI (XO's ``api/vm.mjs``).
 
-Params, permissions and resolves are XO's (``api/vm.mjs``): power operations need ``operate`` on
-the VM. Operations run as XAPI tasks (``Async.VM.*``); XAPI errors become XO errors through the
-one table (VM_BAD_POWER_STATE -> 13...). The ObjectStore learns the outcome from the pool's
-event stream, like every other change.
+Names, params, permissions and resolves are XO's; semantics too:
+
+- ``vm.start`` on a Paused VM unpauses it and on a Suspended one resumes it (XO's ``startVm``);
+  ``force`` lifts the ``start`` blocked operations; unless ``bypassMacAddressesCheck`` (default:
+  ``force``), a VM whose MAC addresses are duplicated (within itself or with a running VM)
+  does not start (``operation failed``, code 21, ``DUPLICATED_MAC_ADDRESS``);
+- ``vm.stop``: ``force`` -> hard shutdown; else clean shutdown, turned into a hard one after
+  ``forceShutdownDelay`` ms when that is not 0; a VM without PV drivers -> code 10;
+- ``bypassBlockedOperation`` (default: ``force``) lifts the blocked shutdown/reboot operations
+  for the call and puts them back afterwards;
+- ``vm.migrate`` within a pool is ``VM.pool_migrate``.
+
+Each method returns when XAPI's task finishes; the ObjectStore learns the new state from the
+pool's events. Other ``vm.*`` methods: :mod:`.vm_copies`, :mod:`.vm_delete`, :mod:`.vm_set`,
+:mod:`.vm_create`.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
+import trio
+
 from xo.api.context import CallContext
-from xo.api.errors import not_implemented
+from xo.api.errors import (
+    forbidden_operation,
+    invalid_parameters,
+    not_implemented,
+    operation_failed,
+)
 from xo.api.registry import Namespace
 from xo.api.xapi_access import xapi_of
+from xo.xapi.errors import XapiError
 
 api = Namespace("vm")
 
 _ID = {"id": {"type": "string"}}
+_OPERATE_VM = {"vm": ("id", "VM", "operate")}
+SHUTDOWN_OPERATIONS = ("shutdown", "clean_shutdown", "hard_shutdown")
+RESTART_OPERATIONS = ("reboot", "clean_reboot", "hard_reboot")
+
+
+@asynccontextmanager
+async def unblocked(
+    xapi: Any, vm: dict[str, Any], operations: Iterable[str], *, enabled: bool = True
+) -> AsyncIterator[None]:
+    """Lift the VM's blocked ``operations`` for the body, then block them again."""
+    blocked = vm.get("blockedOperations") or {}
+    lifted = {op: blocked[op] for op in operations if enabled and op in blocked}
+    ref = vm["_xapiRef"]
+    for operation in lifted:
+        await xapi.call("VM.remove_from_blocked_operations", ref, operation)
+    try:
+        yield
+    finally:
+        with trio.CancelScope(shield=True):
+            for operation, reason in lifted.items():
+                await xapi.call("VM.add_to_blocked_operations", ref, operation, reason)
+
+
+def _has_duplicate_macs(ctx: CallContext, vm: dict[str, Any]) -> bool:
+    objects = ctx.services.objects
+    if objects is None:
+        return False
+
+    def macs(of: dict[str, Any]) -> list[str]:
+        vifs = (objects.get(vif_id) for vif_id in of.get("VIFs") or ())
+        return [vif["MAC"] for vif in vifs if vif is not None and vif.get("MAC")]
+
+    own = macs(vm)
+    if len(set(own)) != len(own):
+        return True
+    others = {
+        mac
+        for obj in objects.values()
+        if obj.get("type") == "VM" and obj.get("power_state") == "Running" and obj["id"] != vm["id"]
+        for mac in macs(obj)
+    }
+    return any(mac in others for mac in own)
 
 
 @api.method(
@@ -27,22 +90,41 @@ _ID = {"id": {"type": "string"}}
         "host": {"type": "string", "optional": True},
         "id": {"type": "string"},
     },
-    resolve={"vm": ("id", "VM", "operate"), "host": ("host", "host", "operate")},
-    description="start a VM (on a given host)",
+    resolve={"host": ("host", "host", "operate"), "vm": ("id", "VM", "operate")},
+    description="start a VM (on a given host); unpauses a paused VM, resumes a suspended one",
 )
 async def start(
     ctx: CallContext,
     *,
     vm: dict[str, Any],
     host: dict[str, Any] | None = None,
-    force: bool | None = None,
+    force: bool = False,
     bypassMacAddressesCheck: bool | None = None,
 ) -> None:
     xapi = xapi_of(ctx, vm)
-    if host is None:
-        await xapi.call_async("VM.start", vm["_xapiRef"], False, bool(force))
-    else:
-        await xapi.call_async("VM.start_on", vm["_xapiRef"], host["_xapiRef"], False, bool(force))
+    ref = vm["_xapiRef"]
+    check_macs = not (force if bypassMacAddressesCheck is None else bypassMacAddressesCheck)
+    if check_macs and _has_duplicate_macs(ctx, vm):
+        raise operation_failed(vm["id"], "DUPLICATED_MAC_ADDRESS")
+    if force:
+        for operation in ("start", "start_on"):
+            await xapi.call("VM.remove_from_blocked_operations", ref, operation)
+    try:
+        if host is None:
+            await xapi.call_async("VM.start", ref, False, False)
+        else:
+            await xapi.call_async("VM.start_on", ref, host["_xapiRef"], False, False)
+    except XapiError as error:
+        if error.code == "OPERATION_BLOCKED":
+            reason = error.params[1] if len(error.params) > 1 else None
+            raise forbidden_operation("Start", reason) from error
+        actual = error.params[2] if len(error.params) > 2 else None
+        if error.code != "VM_BAD_POWER_STATE" or actual not in ("paused", "suspended"):
+            raise
+        if actual == "paused":
+            await xapi.call_async("VM.unpause", ref)
+        else:
+            await xapi.call_async("VM.resume", ref, False, True)
 
 
 @api.method(
@@ -52,19 +134,34 @@ async def start(
         "forceShutdownDelay": {"type": "number", "default": 0},
         "bypassBlockedOperation": {"type": "boolean", "optional": True},
     },
-    resolve={"vm": ("id", "VM", "operate")},
+    resolve=_OPERATE_VM,
     description="stop a VM (cleanly unless forced)",
 )
 async def stop(
     ctx: CallContext,
     *,
     vm: dict[str, Any],
-    force: bool | None = None,
+    force: bool = False,
     forceShutdownDelay: float = 0,
     bypassBlockedOperation: bool | None = None,
 ) -> None:
-    method = "VM.hard_shutdown" if force else "VM.clean_shutdown"
-    await xapi_of(ctx, vm).call_async(method, vm["_xapiRef"])
+    xapi = xapi_of(ctx, vm)
+    ref = vm["_xapiRef"]
+    bypass = force if bypassBlockedOperation is None else bypassBlockedOperation
+    async with unblocked(xapi, vm, SHUTDOWN_OPERATIONS, enabled=bypass):
+        if force:
+            await xapi.call_async("VM.hard_shutdown", ref)
+            return
+        try:
+            # forceShutdownDelay is in milliseconds, 0 meaning "no deadline" (as XO).
+            with trio.move_on_after(forceShutdownDelay / 1000 if forceShutdownDelay else float("inf")):  # fmt: skip
+                await xapi.call_async("VM.clean_shutdown", ref)
+                return
+        except XapiError as error:
+            if error.code in ("VM_MISSING_PV_DRIVERS", "VM_LACKS_FEATURE_SHUTDOWN"):
+                raise invalid_parameters("clean shutdown requires PV drivers") from error
+            raise
+        await xapi.call_async("VM.hard_shutdown", ref)
 
 
 @api.method(
@@ -73,123 +170,91 @@ async def stop(
         "force": {"type": "boolean", "optional": True},
         "bypassBlockedOperation": {"type": "boolean", "optional": True},
     },
-    resolve={"vm": ("id", "VM", "operate")},
+    resolve=_OPERATE_VM,
     description="restart a VM (cleanly unless forced)",
 )
 async def restart(
     ctx: CallContext,
     *,
     vm: dict[str, Any],
-    force: bool | None = None,
+    force: bool = False,
     bypassBlockedOperation: bool | None = None,
 ) -> None:
-    method = "VM.hard_reboot" if force else "VM.clean_reboot"
-    await xapi_of(ctx, vm).call_async(method, vm["_xapiRef"])
+    xapi = xapi_of(ctx, vm)
+    bypass = force if bypassBlockedOperation is None else bypassBlockedOperation
+    async with unblocked(xapi, vm, RESTART_OPERATIONS, enabled=bypass):
+        await xapi.call_async("VM.hard_reboot" if force else "VM.clean_reboot", vm["_xapiRef"])
 
 
-@api.method(params=_ID, resolve={"vm": ("id", "VM", "operate")}, description="suspend a VM")
+@api.method(params=_ID, resolve=_OPERATE_VM, description="suspend a VM")
 async def suspend(ctx: CallContext, *, vm: dict[str, Any]) -> None:
     await xapi_of(ctx, vm).call_async("VM.suspend", vm["_xapiRef"])
 
 
-@api.method(
-    params=_ID, resolve={"vm": ("id", "VM", "operate")}, description="resume a suspended VM"
-)
+@api.method(params=_ID, resolve=_OPERATE_VM, description="resume a suspended VM")
 async def resume(ctx: CallContext, *, vm: dict[str, Any]) -> None:
-    await xapi_of(ctx, vm).call_async("VM.resume", vm["_xapiRef"], False, False)
+    # As XO: start_paused false, force true.
+    await xapi_of(ctx, vm).call_async("VM.resume", vm["_xapiRef"], False, True)
 
 
-@api.method(params=_ID, resolve={"vm": ("id", "VM", "operate")}, description="pause a running VM")
+@api.method(params=_ID, resolve=_OPERATE_VM, description="pause a running VM")
 async def pause(ctx: CallContext, *, vm: dict[str, Any]) -> None:
     await xapi_of(ctx, vm).call_async("VM.pause", vm["_xapiRef"])
 
 
 @api.method(
     params=_ID,
-    resolve={"vm": ("id", "VM", "operate")},
-    description="unpause a paused VM (not in XO, which uses vm.resume)",
+    resolve=_OPERATE_VM,
+    description="unpause a paused VM (our addition: XO's clients call vm.start, which does it too)",
 )
 async def unpause(ctx: CallContext, *, vm: dict[str, Any]) -> None:
     await xapi_of(ctx, vm).call_async("VM.unpause", vm["_xapiRef"])
 
 
-# vm.set: XO's full params schema (xo-methods.json); the properties below are applied, the others
-# answer "not implemented" (code 0) until they are.
-_SET_PARAMS: dict[str, Any] = {
-    "id": {"type": "string"},
-    "auto_poweron": {"type": "boolean", "optional": True},
-    "name_label": {"type": "string", "optional": True},
-    "name_description": {"type": "string", "minLength": 0, "optional": True},
-    "notes": {"type": ["string", "null"], "maxLength": 2048, "optional": True},
-    "high_availability": {"optional": True, "enum": ["best-effort", "restart", ""]},
-    "CPUs": {"type": "integer", "optional": True},
-    "cpusMax": {"type": ["integer", "string"], "optional": True},
-    "memory": {"type": ["integer", "string"], "optional": True},
-    "memoryMin": {"type": ["integer", "string"], "optional": True},
-    "memoryMax": {"type": ["integer", "string"], "optional": True},
-    "memoryStaticMax": {"type": ["integer", "string"], "optional": True},
-    "PV_args": {"type": "string", "optional": True},
-    "cpuMask": {"type": "array", "items": {"type": "integer"}, "optional": True},
-    "cpuWeight": {"type": ["integer", "null"], "optional": True},
-    "cpuCap": {"type": ["integer", "null"], "optional": True},
-    "affinityHost": {"type": ["string", "null"], "optional": True},
-    "vga": {"type": "string", "optional": True},
-    "videoram": {"type": "number", "optional": True},
-    "coresPerSocket": {"type": ["string", "number", "null"], "optional": True},
-    "hasVendorDevice": {"type": "boolean", "optional": True},
-    "expNestedHvm": {"type": "boolean", "optional": True},
-    "nestedVirt": {"type": "boolean", "optional": True},
-    "resourceSet": {"type": ["string", "null"], "optional": True},
-    "share": {"type": "boolean", "optional": True},
-    "startDelay": {"type": "integer", "optional": True},
-    "secureBoot": {"type": "boolean", "optional": True},
-    "nicType": {"type": ["string", "null"], "optional": True},
-    "hvmBootFirmware": {"type": ["string", "null"], "optional": True},
-    "virtualizationMode": {"type": "string", "optional": True},
-    "viridian": {"type": "boolean", "optional": True},
-    "blockedOperations": {
-        "type": "object",
-        "optional": True,
-        "properties": {"*": {"type": ["boolean", "null", "string"]}},
-    },
-    "creation": {
-        "type": "object",
-        "optional": True,
-        "properties": {"user": {"type": "string", "optional": True}},
-    },
-    "suspendSr": {"type": ["string", "null"], "optional": True},
-    "uefiMode": {"enum": ["setup", "user"], "optional": True},
-    "xenStoreData": {
-        "description": "properties that should be set or deleted (if null) in the VM XenStore",
-        "optional": True,
-        "type": "object",
-        "additionalProperties": {"type": ["null", "string"]},
-    },
-}
-
-
 @api.method(
-    params=_SET_PARAMS,
-    resolve={"vm": ("id", ["VM", "VM-snapshot", "VM-template"], "administrate")},
-    description="sets VM parameters",
+    params={
+        "vm": {"type": "string"},
+        "force": {"type": "boolean", "optional": True},
+        "targetHost": {"type": "string"},
+        "sr": {"type": "string", "optional": True},
+        "mapVdisSrs": {"type": "object", "optional": True},
+        "mapVifsNetworks": {"type": "object", "optional": True},
+        "migrationNetwork": {"type": "string", "optional": True},
+        "bypassAssert": {
+            "description": "Bypass the verification asserting whether a VM can be migrated to "
+            "the specified destination",
+            "optional": True,
+            "type": "boolean",
+        },
+    },
+    resolve={
+        "vm": ("vm", "VM", "administrate"),
+        "host": ("targetHost", "host", "administrate"),
+        "migrationNetwork": ("migrationNetwork", "network", "administrate"),
+    },
+    description="migrate a VM to another host of its pool",
 )
-async def set_(ctx: CallContext, *, vm: dict[str, Any], **changes: Any) -> None:
-    supported = {"name_label", "name_description", "auto_poweron", "CPUs"}
-    unsupported = sorted(set(changes) - supported)
-    if unsupported:
-        raise not_implemented()
+async def migrate(
+    ctx: CallContext,
+    *,
+    vm: dict[str, Any],
+    host: dict[str, Any],
+    force: bool = False,
+    sr: str | None = None,
+    mapVdisSrs: dict[str, str] | None = None,
+    mapVifsNetworks: dict[str, str] | None = None,
+    migrationNetwork: dict[str, Any] | None = None,
+    bypassAssert: bool = False,
+) -> None:
+    if vm["$pool"] != host["$pool"] or sr is not None or mapVdisSrs or mapVifsNetworks:
+        raise not_implemented()  # storage motion (VM.migrate_send) is not supported yet
     xapi = xapi_of(ctx, vm)
-    ref = vm["_xapiRef"]
-    if "name_label" in changes:
-        await xapi.call("VM.set_name_label", ref, changes["name_label"])
-    if "name_description" in changes:
-        await xapi.call("VM.set_name_description", ref, changes["name_description"])
-    if "auto_poweron" in changes:
-        await xapi.call("VM.remove_from_other_config", ref, "auto_poweron")
-        if changes["auto_poweron"]:
-            await xapi.call("VM.add_to_other_config", ref, "auto_poweron", "true")
-    if "CPUs" in changes:
-        if vm.get("power_state") == "Running":
-            await xapi.call("VM.set_VCPUs_number_live", ref, changes["CPUs"])
-        else:
-            await xapi.call("VM.set_VCPUs_at_startup", ref, changes["CPUs"])
+    options = {"force": "true" if force else "false"}
+    network = migrationNetwork
+    if network is None and ctx.services.objects is not None:
+        pool = ctx.services.objects.get(vm["$pool"]) or {}
+        default_id = (pool.get("otherConfig") or {}).get("xo:migrationNetwork")
+        network = ctx.services.objects.get(default_id) if default_id else None
+    if network is not None:
+        options["network"] = network["_xapiRef"]
+    await xapi.call_async("VM.pool_migrate", vm["_xapiRef"], host["_xapiRef"], options)
