@@ -125,19 +125,35 @@ async def test_slow_garbage_connections_do_not_block_good_clients(sim_pool, http
             await stream.aclose()
 
 
-async def test_truncated_uploads_fail_cleanly(sim_pool, http_request, xenapi):
+async def test_truncated_uploads_fail_their_task_and_create_nothing(sim_pool, http_request, xenapi):
     port = int(sim_pool.master_url.rsplit(":", 1)[1])
     session = xenapi.session._session
-    vms_before = set(await xenapi.call("VM.get_all"))
-    for path in ("/import", "/import_raw_vdi?format=vhd&vdi=OpaqueRef:nope", "/pool_patch_upload"):
-        head = f"PUT {path}{'&' if '?' in path else '?'}session_id={session} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
-        answer = await _raw_exchange(
-            sim_pool.master_url.replace(str(port), str(port)),
-            head.encode() + b"\x00" * 1000,
-            read_timeout=2,
-        )
-        assert answer.startswith(b"HTTP/1.1 "), answer[:60]
-    assert set(await xenapi.call("VM.get_all")) == vms_before
+    db = sim_pool.pool.db
+    vdi = next(ref for ref, r in db.all("VDI").items() if db.get("SR", r["SR"])["shared"])
+    before = {cls: set(db.all(cls)) for cls in ("VM", "VDI", "VBD", "VIF", "pool_patch")}
+    for path in (
+        f"/import?session_id={session}",
+        f"/import_raw_vdi?format=vhd&vdi={vdi}&session_id={session}",
+        f"/pool_patch_upload?session_id={session}",
+    ):
+        head = f"PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+        answer = b""
+        with trio.fail_after(10):
+            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+                await stream.send_all(head.encode() + b"\x00\x01" * 500)
+                while b"\r\n\r\n" not in answer:
+                    answer += await stream.receive_some(4096)
+            # the client vanished after 1000 of 100000 bytes: the task must fail
+            assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:60]
+            task = next(
+                line.split(b":", 1)[1].strip().decode()
+                for line in answer.split(b"\r\n")
+                if line.lower().startswith(b"task-id:")
+            )
+            while db.get("task", task)["status"] == "pending":
+                await db.changed().wait()
+        assert db.get("task", task)["status"] == "failure", path
+    assert {cls: set(db.all(cls)) for cls in before} == before
     await _still_serving(sim_pool, http_request)
 
 

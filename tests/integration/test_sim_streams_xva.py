@@ -338,7 +338,7 @@ async def test_bandwidth_fault_slows_exports_and_the_vm_shows_the_export(sim, xe
     session = xenapi.session._session
     vm = await _halted_vm_on_shared_storage(xenapi)
     port = int(sim_pool.master_url.rsplit(":", 1)[1])
-    sim.set_bandwidth(4 * MiB)
+    sim.set_bandwidth(16 * MiB)
     received = 0
     seen_operation = False
     start = trio.current_time()
@@ -355,7 +355,8 @@ async def test_bandwidth_fault_slows_exports_and_the_vm_shows_the_export(sim, xe
     elapsed = trio.current_time() - start
     sim.set_bandwidth(None)
     assert seen_operation
-    assert received / elapsed < 6 * MiB  # paced (4 MiB/s plus a first burst)
+    # paced: everything beyond what socket buffers absorb (a few MiB) took its time
+    assert elapsed >= 0.9 * (received - 4 * MiB) / (16 * MiB)
     assert sim_pool.pool.db.get("VM", vm)["current_operations"] == {}
 
 
