@@ -218,3 +218,33 @@ async def test_refused_and_connect_timeout():
             await transport.request(
                 Request("POST", Origin("https", "127.0.0.1", port), "/", [], b"")
             )
+
+
+async def test_an_upload_refused_early_gives_the_hosts_answer(nursery):
+    async def refuse(stream: trio.SocketStream) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await stream.receive_some(65536)
+        await stream.send_all(
+            b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+        await stream.send_eof()
+        with trio.move_on_after(0.05):  # drain a little, then close with data unread
+            while await stream.receive_some(65536):
+                pass
+        await stream.aclose()
+
+    listeners = await nursery.start(partial(trio.serve_tcp, refuse, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+
+    async def body():
+        for _ in range(400):
+            yield b"x" * 256 * 1024
+
+    transport = HttpTransport()
+    origin = Origin("http", "127.0.0.1", port)
+    response = await transport.request(
+        Request("PUT", origin, "/import", [], body(), 400 * 256 * 1024)
+    )
+    assert response.status == 403
+    await response.aclose()

@@ -30,6 +30,8 @@ MAX_IDLE_PER_ORIGIN = 20
 # never becomes one huge socket write.
 MAX_SEND_CHUNK = 1 << 20
 USER_AGENT = "xo-server-py"
+# How long to look for an answer already sent by a host that broke an upload off.
+EARLY_ANSWER_GRACE = 1.0
 
 
 def make_ssl_context(allow_unauthorized: bool) -> ssl.SSLContext:
@@ -212,7 +214,20 @@ class HttpTransport(Transport):
 
     async def _exchange(self, conn: _Connection, request: Request) -> h11.Response:
         await conn.send(self._head(request))
-        await self._send_body(conn, request.body)
+        try:
+            await self._send_body(conn, request.body)
+        except (trio.BrokenResourceError, OSError) as send_error:
+            # The host may have answered and closed before taking the whole body (an upload
+            # refused early): its answer says more than "connection broken".
+            with trio.move_on_after(EARLY_ANSWER_GRACE):
+                try:
+                    return await self._read_head(conn)
+                except (XapiException, trio.BrokenResourceError, OSError, h11.ProtocolError):
+                    pass
+            raise send_error
+        return await self._read_head(conn)
+
+    async def _read_head(self, conn: _Connection) -> h11.Response:
         while True:
             event = await conn.next_event()
             if isinstance(event, h11.InformationalResponse):
