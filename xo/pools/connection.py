@@ -123,9 +123,12 @@ class PoolConnection:
         )
 
     async def wait_first_attempt(self) -> BaseException | None:
-        """Wait until the first attempt loaded the pool (None) or failed (its error)."""
+        """Wait until the first attempt ended; then None if connected now, else the error
+        (of the first attempt, or of the latest one when it failed since)."""
         await self._attempted.wait()
-        return self.first_error
+        if self._state == "connected":
+            return None
+        return self._error or self.first_error
 
     # -- lifecycle ------------------------------------------------------------------------------
 
