@@ -75,3 +75,78 @@ async def test_unknown_ids_and_bad_params(xo: Xo) -> None:
     assert error["data"]["errors"][0]["instancePath"] == "/force"
     error = await xo.client.error("vm.start", {"id": xo.one(type="VM")["id"], "bogus": 1})
     assert error["code"] == 10
+
+
+async def test_suspend_then_start_resumes_and_pause_then_start_unpauses(xo: Xo) -> None:
+    vm = xo.one(type="VM", power_state="Running")
+    await xo.client.result("vm.suspend", {"id": vm["id"]})
+    assert xo.record("VM", vm)["power_state"] == "Suspended"
+    await xo.client.result("vm.start", {"id": vm["id"]})  # XO: start resumes a suspended VM
+    assert xo.record("VM", vm)["power_state"] == "Running"
+
+    await xo.client.result("vm.pause", {"id": vm["id"]})
+    assert xo.record("VM", vm)["power_state"] == "Paused"
+    await xo.wait(power_state_is(xo, vm, "Paused"))
+    await xo.client.result("vm.start", {"id": vm["id"]})  # ...and unpauses a paused one
+    assert xo.record("VM", vm)["power_state"] == "Running"
+
+    await xo.client.result("vm.pause", {"id": vm["id"]})
+    await xo.client.result("vm.unpause", {"id": vm["id"]})
+    assert xo.record("VM", vm)["power_state"] == "Running"
+    await xo.client.result("vm.suspend", {"id": vm["id"]})
+    await xo.client.result("vm.resume", {"id": vm["id"]})
+    assert xo.record("VM", vm)["power_state"] == "Running"
+
+
+async def test_restart_and_forced_stop(xo: Xo) -> None:
+    vm = xo.one(type="VM", power_state="Running")
+    await xo.client.result("vm.restart", {"id": vm["id"]})
+    await xo.client.result("vm.restart", {"id": vm["id"], "force": True})
+    assert xo.record("VM", vm)["power_state"] == "Running"
+    await xo.client.result("vm.stop", {"id": vm["id"], "force": True})
+    assert xo.record("VM", vm)["power_state"] == "Halted"
+
+
+async def test_blocked_shutdown_needs_force_and_stays_blocked(xo: Xo) -> None:
+    vm = xo.one(type="VM", power_state="Running")
+    xo.db.update("VM", vm["_xapiRef"], blocked_operations={"clean_shutdown": "maintenance"})
+    await xo.wait(lambda: xo.objects.get(vm["id"])["blockedOperations"])
+    error = await xo.client.error("vm.stop", {"id": vm["id"]})
+    assert error["code"] == 19 and error["data"]["objectId"] == vm["id"]  # OPERATION_BLOCKED
+    assert xo.record("VM", vm)["power_state"] == "Running"
+
+    params = {"id": vm["id"], "bypassBlockedOperation": True}
+    assert await xo.client.result("vm.stop", params) is True
+    record = xo.record("VM", vm)
+    assert record["power_state"] == "Halted"
+    assert record["blocked_operations"] == {"clean_shutdown": "maintenance"}  # put back
+
+
+async def test_duplicate_mac_addresses_refuse_to_start_unless_bypassed(xo: Xo) -> None:
+    running = xo.one(type="VM", power_state="Running")
+    halted = xo.one(type="VM", power_state="Halted")
+    mac = xo.objects.get(running["VIFs"][0])["MAC"]
+    xo.db.update("VIF", xo.objects.get(halted["VIFs"][0])["_xapiRef"], MAC=mac)
+    await xo.wait(lambda: xo.objects.get(halted["VIFs"][0])["MAC"] == mac)
+    error = await xo.client.error("vm.start", {"id": halted["id"]})
+    assert error == {
+        "message": "operation failed",
+        "code": 21,
+        "data": {"objectId": halted["id"], "code": "DUPLICATED_MAC_ADDRESS"},
+    }
+    params = {"id": halted["id"], "bypassMacAddressesCheck": True}
+    assert await xo.client.result("vm.start", params) is True
+
+
+async def test_a_read_only_server_refuses_writes(xo: Xo) -> None:
+    vm = xo.one(type="VM", power_state="Halted")
+    await xo.client.result("server.disable", {"id": xo.server_id})
+    await xo.client.result("server.set", {"id": xo.server_id, "readOnly": True})
+    await xo.client.result("server.enable", {"id": xo.server_id})
+    await xo.wait(lambda: xo.objects.get(vm["id"]))
+    error = await xo.client.error("vm.start", {"id": vm["id"]})
+    assert error["code"] == 5 and error["message"] == "forbidden operation: vm.start"
+    assert "read-only" in error["data"]["reason"]
+    assert xo.record("VM", vm)["power_state"] == "Halted"
+    objects = await xo.client.result("xo.getAllObjects", {"filter": {"id": vm["id"]}})
+    assert list(objects) == [vm["id"]]  # reading still works

@@ -68,7 +68,7 @@ async def _finish_copy(ctx: CallContext, xapi: Any, vm: dict[str, Any], new_ref:
     try:
         if vm["type"] != "VM-template":
             await xapi.call("VM.set_is_a_template", new_ref, False)
-        return await new_object_id(ctx, xapi, "VM", new_ref)
+        return await new_object_id(ctx, xapi, "VM", new_ref, vm["$pool"])
     except BaseException:
         await _destroy_quietly(xapi, new_ref)
         raise
@@ -164,7 +164,7 @@ async def snapshot(
                 raise
         if description is not None:
             await xapi.call("VM.set_name_description", snap, description)
-        return await new_object_id(ctx, xapi, "VM", snap)
+        return await new_object_id(ctx, xapi, "VM", snap, vm["$pool"])
     except BaseException:
         await _destroy_quietly(xapi, snap)
         raise

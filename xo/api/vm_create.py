@@ -288,7 +288,7 @@ async def create(ctx: CallContext, *, template: dict[str, Any], **params: Any) -
         vm = await copy_vm(xapi, template, name)
     try:
         await _build(ctx, xapi, vm, template, params)
-        vm_id = await new_object_id(ctx, xapi, "VM", vm)
+        vm_id = await new_object_id(ctx, xapi, "VM", vm, template["$pool"])
     except BaseException:
         with trio.CancelScope(shield=True):
             try:
