@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -94,7 +95,12 @@ class XmlRpcFault(Exception):
 
 # --- encoding ----------------------------------------------------------------------------------
 
-_ESCAPES: dict[int, str | None] = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;"}
+_ESCAPES: dict[int, str | None] = {
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord('"'): "&quot;",
+}
 for _c in range(32):
     if _c not in (9, 10, 13):
         _ESCAPES[_c] = None
@@ -102,9 +108,13 @@ _ESCAPES[0x7F] = None
 del _c
 
 
+# Most strings need no escaping: a regex search is much cheaper than str.translate.
+_NEEDS_ESCAPE = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+
+
 def escape(text: str) -> str:
     """Escape like ocaml-rpc: ``& < > "`` only, control characters dropped."""
-    return text.translate(_ESCAPES)
+    return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
 def format_datetime(value: _dt.datetime) -> str:
@@ -116,7 +126,7 @@ def format_datetime(value: _dt.datetime) -> str:
 
 def _enc_str(v: str, out: list[str]) -> None:
     out.append("<value>")
-    out.append(v.translate(_ESCAPES))
+    out.append(v.translate(_ESCAPES) if _NEEDS_ESCAPE.search(v) else v)
     out.append("</value>")
 
 
@@ -129,7 +139,9 @@ def _enc_int32(v: int, out: list[str]) -> None:
 
 
 def _enc_bool(v: bool, out: list[str]) -> None:
-    out.append("<value><boolean>1</boolean></value>" if v else "<value><boolean>0</boolean></value>")
+    out.append(
+        "<value><boolean>1</boolean></value>" if v else "<value><boolean>0</boolean></value>"
+    )
 
 
 def _enc_float(v: float, out: list[str]) -> None:
@@ -155,15 +167,34 @@ def _enc_list(v: list | tuple | set | frozenset, out: list[str]) -> None:
     out.append("</data></array></value>")
 
 
+# "<member><name>key</name>" for the keys seen most (record field names), bounded.
+_MEMBER_HEADS: dict[str, str] = {}
+_MEMBER_HEADS_MAX = 4096
+
+
+def _member_head(key: object) -> str:
+    name = key if type(key) is str else str(key)
+    head = _MEMBER_HEADS.get(name)
+    if head is None:
+        head = f"<member><name>{escape(name)}</name>"
+        if len(_MEMBER_HEADS) < _MEMBER_HEADS_MAX:
+            _MEMBER_HEADS[name] = head
+    return head
+
+
 def _enc_dict(v: dict, out: list[str]) -> None:
-    out.append("<value><struct>")
+    append = out.append
+    append("<value><struct>")
     for key, item in v.items():
-        out.append("<member><name>")
-        out.append((key if type(key) is str else str(key)).translate(_ESCAPES))
-        out.append("</name>")
-        _encode(item, out)
-        out.append("</member>")
-    out.append("</struct></value>")
+        append(_MEMBER_HEADS.get(key) or _member_head(key))  # type: ignore[call-overload]
+        if type(item) is str:
+            append("<value>")
+            append(item.translate(_ESCAPES) if _NEEDS_ESCAPE.search(item) else item)
+            append("</value></member>")
+        else:
+            _encode(item, out)
+            append("</member>")
+    append("</struct></value>")
 
 
 def _enc_bytes(v: bytes, out: list[str]) -> None:
@@ -189,7 +220,19 @@ _ENCODERS: dict[type, Callable[[Any, list[str]], None]] = {
 
 # Subclasses are looked up in this order (bool before int, Int32 before int, DateTime before str).
 _FALLBACK_ORDER: tuple[type, ...] = (
-    bool, Int32, DateTime, _dt.datetime, int, float, str, dict, list, tuple, set, frozenset, bytes,
+    bool,
+    Int32,
+    DateTime,
+    _dt.datetime,
+    int,
+    float,
+    str,
+    dict,
+    list,
+    tuple,
+    set,
+    frozenset,
+    bytes,
 )
 
 

@@ -85,6 +85,9 @@ class Subscription:
     def matches(self, lower_cls: str, ref: str) -> bool:
         return self.everything or lower_cls in self.classes or ref in self.objects
 
+    def key(self) -> tuple:
+        return (self.everything, frozenset(self.classes), frozenset(self.objects))
+
     def task_only(self) -> bool:
         return not self.everything and not self.objects and self.classes == {"task"}
 
@@ -110,17 +113,43 @@ class EventService:
         self.timing = timing
         self._registrations: dict[str, _Registration] = {}
         self._waiters: set[_Waiter] = set()
+        self._cache_stamp: tuple[int, int] = (-1, -1)
+        self._cache: dict[Any, Any] = {}
 
     # --- event.from -----------------------------------------------------------------------------
 
     def current_token(self) -> str:
         return format_token(self.db.log.generation, self.db.message_log.generation)
 
+    def _fresh_cache(self) -> dict[Any, Any]:
+        """Results computed at the current generations (many subscribers share a token)."""
+        stamp = (self.db.log.generation, self.db.message_log.generation)
+        if self._cache_stamp != stamp:
+            self._cache_stamp = stamp
+            self._cache = {}
+        return self._cache
+
     def valid_ref_counts(self) -> dict[str, Int32]:
-        return {LOWER[cls]: Int32(len(rows)) for cls, rows in self.db.tables.items()}
+        cache = self._fresh_cache()
+        counts = cache.get("counts")
+        if counts is None:
+            counts = {LOWER[cls]: Int32(len(rows)) for cls, rows in self.db.tables.items()}
+            cache["counts"] = counts
+        return counts
 
     def collect(self, sub: Subscription, generation: int, message_generation: int) -> list[dict]:
-        """Coalesced events newer than the token, in xapi's order: messages, adds, mods, dels."""
+        """Coalesced events newer than the token, in xapi's order: messages, adds, mods, dels.
+
+        The result is shared by calls with the same subscription and token until the next
+        write: treat it as read-only."""
+        cache = self._fresh_cache()
+        key = (sub.key(), generation, message_generation)
+        events = cache.get(key)
+        if events is None:
+            events = cache[key] = self._collect(sub, generation, message_generation)
+        return events
+
+    def _collect(self, sub: Subscription, generation: int, message_generation: int) -> list[dict]:
         adds: list[dict] = []
         mods: list[dict] = []
         dels: list[dict] = []
