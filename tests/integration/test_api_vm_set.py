@@ -124,9 +124,7 @@ async def test_set_changes_the_vm(xo: Xo) -> None:
     assert record["blocked_operations"] == {"destroy": "true"}
     assert record["ha_restart_priority"] == "restart"
     assert xo.db.get("pool", xo.one(type="pool")["_xapiRef"])["other_config"]["auto_poweron"]
-    obj = await xo.wait(
-        lambda: (o := xo.objects.get(vm["id"]))["name_label"] == "web-3" and o
-    )
+    obj = await xo.wait(lambda: (o := xo.objects.get(vm["id"]))["name_label"] == "web-3" and o)
     assert obj["CPUs"] == {"max": 6, "number": 6} and obj["notes"] == "hello"
 
 
