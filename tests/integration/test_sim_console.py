@@ -221,3 +221,36 @@ async def test_garbage_after_connect_closes_only_that_console(xenapi, sim_pool, 
                 data += chunk
     reply = await http_request("GET", url + "/nothing-here")
     assert reply.status == 404  # the host still serves
+
+
+class _WebSocketAsStream:
+    """trio-websocket (an independent client library) seen as the stream MiniRfbClient reads."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+
+    async def receive_some(self, max_bytes: int = 65536) -> bytes:
+        message = await self.ws.get_message()
+        return message if isinstance(message, bytes) else message.encode()
+
+    async def send_all(self, data: bytes) -> None:
+        await self.ws.send_message(bytes(data))
+
+
+async def test_websocket_console_variant(xenapi, sim_pool):
+    from trio_websocket import open_websocket_url
+
+    vm_ref, vm = await _running_vm(xenapi, sim_pool)
+    url = _host_url(sim_pool, vm["resident_on"]).replace("http://", "ws://")
+    session = await _session(xenapi)
+    with trio.fail_after(20):
+        async with open_websocket_url(
+            f"{url}/console?ref={vm_ref}&session_id={session}", subprotocols=["binary"]
+        ) as ws:
+            assert ws.subprotocol == "binary"
+            client = MiniRfbClient(_WebSocketAsStream(ws))
+            await client.handshake()
+            assert client.name == vm["name_label"]
+            assert await client.update(incremental=False) > 0
+            await client.key(ord("a"))
+            assert await client.update(incremental=True) > 0

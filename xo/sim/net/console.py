@@ -5,6 +5,7 @@ the query or HTTP Basic. The VM must be Running and resident on *this* host. The
 reply `HTTP/1.1 200 OK\\r\\nConnection: keep-alive\\r\\nCache-Control: no-cache, no-store\\r\\n\\r\\n`
 and raw RFB in both directions, served by `xo.sim.console_rfb` over the VM's shared text screen.
 Like xapi, the connection runs inside a task ("Connection to VM console") completed at the end.
+`GET /console` with `Upgrade: websocket` is the WebSocket variant (`xo.sim.console_websocket`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 from xo.sim.console_rfb import serve_rfb
 from xo.sim.console_session import ConsoleSessions
+from xo.sim.console_websocket import WebSocketByteStream, upgrade_headers
 from xo.sim.errors import XapiFailure
-from xo.sim.net.http import HttpError, Request
+from xo.sim.net.http import HttpError, Request, format_head
 from xo.sim.net.transfer import Transfer, lookup_param
 
 CONNECT_REPLY = (
@@ -31,9 +33,20 @@ class ConsoleEndpoint:
         self._sessions = sessions
 
     async def connect(self, request: Request) -> None:
-        async with Transfer(
-            self._pool, self._host_ref, request, "Connection to VM console"
-        ) as transfer:
+        """CONNECT: the exact xapi reply, then raw RFB."""
+        await self._serve(request, websocket=False)
+
+    async def websocket(self, request: Request) -> None:
+        """GET with `Upgrade: websocket`: 101 then RFB in binary frames."""
+        if "websocket" not in request.headers.get("upgrade", "").lower():
+            raise HttpError(400, "the console is reached with CONNECT or a WebSocket upgrade")
+        if not request.headers.get("sec-websocket-key"):
+            raise HttpError(400, "missing Sec-WebSocket-Key")
+        await self._serve(request, websocket=True)
+
+    async def _serve(self, request: Request, *, websocket: bool) -> None:
+        label = "Connection to VM console"
+        async with Transfer(self._pool, self._host_ref, request, label) as transfer:
             console_ref = self._console_of(request)
             console = self._pool.db.get("console", console_ref)
             vm = self._pool.db.get("VM", console["VM"])
@@ -45,12 +58,17 @@ class ConsoleEndpoint:
                 console_ref, vm["name_label"], live_consoles=set(self._pool.db.all("console"))
             )
             stream, initial = request.detach()
-            await stream.send_all(CONNECT_REPLY)
-            await serve_rfb(stream, initial, session)
+            if websocket:
+                headers = upgrade_headers(
+                    request.headers["sec-websocket-key"],
+                    request.headers.get("sec-websocket-protocol", ""),
+                )
+                await stream.send_all(format_head("HTTP/1.1 101 Switching Protocols", headers))
+                await serve_rfb(WebSocketByteStream(stream, initial), b"", session)
+            else:
+                await stream.send_all(CONNECT_REPLY)
+                await serve_rfb(stream, initial, session)
             transfer.succeed("")
-
-    async def websocket(self, request: Request) -> None:
-        raise HttpError(501, "the WebSocket console is not simulated; use CONNECT /console")
 
     def _console_of(self, request: Request) -> str:
         """The console named by `ref`/`uuid`: a console directly, or a VM's rfb console."""

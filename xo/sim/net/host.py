@@ -12,7 +12,7 @@ Routes (method + longest prefix, reference xapi.md §1.1 and §5):
 | GET     | `/export_raw_vdi`    | raw / VHD disk export                        |
 | PUT     | `/import_raw_vdi`    | raw / VHD disk import                        |
 | CONNECT | `/console`           | RFB console                                  |
-| GET     | `/console`           | RFB console over WebSocket                   |
+| GET     | `/console`           | RFB console over WebSocket (Upgrade)         |
 | PUT     | `/pool_patch_upload` | legacy patch upload                          |
 | POST    | `/sim/fault`         | fault injection (simulator only, JSON)       |
 """
