@@ -9,7 +9,7 @@ ENUMS: enum name -> values
 # ruff: noqa: E501
 # fmt: off
 
-FIELDS = {
+FIELDS: dict[str, tuple[tuple, ...]] = {
     'subject': (
         ('uuid', 'string', 'RO/runtime', None, 'Published'),
         ('subject_identifier', 'string', 'RO/constructor', '', 'Published'),
@@ -939,7 +939,7 @@ FIELDS = {
     ),
 }
 
-MESSAGES = {
+MESSAGES: dict[str, dict[str, tuple]] = {
     'subject': {
         'add_to_roles': (('session ref', 'subject ref', 'role ref'), 'void', False),
         'create': (('session ref', 'subject record'), 'subject ref', True),
@@ -2871,7 +2871,7 @@ MESSAGES = {
     },
 }
 
-ENUMS = {
+ENUMS: dict[str, tuple[str, ...]] = {
     'after_apply_guidance': ('restartHVM', 'restartPV', 'restartHost', 'restartXAPI'),
     'allocation_algorithm': ('breadth_first', 'depth_first'),
     'bond_mode': ('balance-slb', 'active-backup', 'lacp'),

@@ -169,7 +169,7 @@ class Database:
         record = {**old, **fields}
         table[ref] = record
         if "uuid" in fields and fields["uuid"] != old.get("uuid"):
-            self._by_uuid[cls].pop(old.get("uuid"), None)
+            self._by_uuid[cls].pop(old["uuid"], None)
             self._by_uuid[cls][fields["uuid"]] = ref
         self._touched(cls, ref, record)
         for fname, parent, set_field in RELATIONS.get(cls, ()):

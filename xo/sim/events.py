@@ -267,6 +267,7 @@ class EventService:
                     return events
                 await changed.wait()
                 await trio.sleep(self.timing.event_batch)
+        raise AssertionError("unreachable: only an interruption leaves the loop, and it raises")
 
     # --- interruption (logout while blocked, fault injection) -----------------------------------
 

@@ -59,7 +59,7 @@ def generate(dump: list[dict]) -> str:
         "# ruff: noqa: E501",
         "# fmt: off",
         "",
-        "FIELDS = {",
+        "FIELDS: dict[str, tuple[tuple, ...]] = {",
     ]
     enums: dict[str, list[str]] = {}
     for c in classes:
@@ -75,7 +75,7 @@ def generate(dump: list[dict]) -> str:
             enums[e["name"]] = [v["name"] for v in e["values"]]
     out.append("}")
     out.append("")
-    out.append("MESSAGES = {")
+    out.append("MESSAGES: dict[str, dict[str, tuple]] = {")
     for c in classes + [c for c in dump if c["name"] in SKIP_CLASSES]:
         out.append(f"    {c['name']!r}: {{")
         for m in sorted(c["messages"], key=lambda m: m["name"]):
@@ -87,7 +87,7 @@ def generate(dump: list[dict]) -> str:
         out.append("    },")
     out.append("}")
     out.append("")
-    out.append("ENUMS = {")
+    out.append("ENUMS: dict[str, tuple[str, ...]] = {")
     for name in sorted(enums):
         out.append(f"    {name!r}: {tuple(enums[name])!r},")
     out.append("}")

@@ -107,6 +107,11 @@ def _fields(cls: str, snapshot: Any) -> dict[str, Any]:
     return result
 
 
+def _snapshot(obj: dict) -> dict[str, Any]:
+    snapshot = obj.get("snapshot")
+    return snapshot if isinstance(snapshot, dict) else {}
+
+
 def _pick_network(db: Database, snapshot: dict[str, Any]) -> str:
     networks = db.all("network")
     for key in ("bridge", "name_label"):
@@ -145,7 +150,7 @@ def _import(db: Database, disks: DiskStore, objects: list[dict], sr_ref: str, re
     for obj in by_class.get("VDI", []):
         fields = _fields("VDI", obj.get("snapshot"))
         size = int(fields.get("virtual_size", 0))
-        uuid = obj["snapshot"].get("uuid") if restore and isinstance(obj.get("snapshot"), dict) else None
+        uuid = _snapshot(obj).get("uuid") if restore else None
         if not uuid or db.find_by_uuid("VDI", uuid):
             uuid = db.ids.uuid()
         ref = db.create("VDI", {**fields, "uuid": uuid, "location": uuid, "SR": sr_ref, "managed": True, "is_a_snapshot": False})  # fmt: skip
@@ -155,7 +160,7 @@ def _import(db: Database, disks: DiskStore, objects: list[dict], sr_ref: str, re
     vms: dict[str, str] = {}
     originals: list[str] = []
     for obj in by_class["VM"]:
-        snapshot = obj.get("snapshot") if isinstance(obj.get("snapshot"), dict) else {}
+        snapshot = _snapshot(obj)
         fields = _fields("VM", snapshot)
         uuid = snapshot.get("uuid") if restore else None
         if not uuid or db.find_by_uuid("VM", uuid):
@@ -170,12 +175,12 @@ def _import(db: Database, disks: DiskStore, objects: list[dict], sr_ref: str, re
         if not fields.get("is_a_snapshot"):
             originals.append(ref)
     for obj in by_class["VM"]:
-        snapshot = obj.get("snapshot") if isinstance(obj.get("snapshot"), dict) else {}
+        snapshot = _snapshot(obj)
         parent = vms.get(str(snapshot.get("snapshot_of", "")))
         if parent is not None:
             db.update("VM", vms[obj["id"]], snapshot_of=parent)
     for obj in by_class.get("VBD", []):
-        snapshot = obj.get("snapshot") if isinstance(obj.get("snapshot"), dict) else {}
+        snapshot = _snapshot(obj)
         vm = vms.get(str(snapshot.get("VM", "")))
         if vm is None:
             continue
@@ -186,12 +191,12 @@ def _import(db: Database, disks: DiskStore, objects: list[dict], sr_ref: str, re
         fields.update(VM=vm, VDI=vdi, empty=vdi == NULL_REF, currently_attached=False)
         created.append(db.create("VBD", fields))
     for obj in by_class.get("VIF", []):
-        snapshot = obj.get("snapshot") if isinstance(obj.get("snapshot"), dict) else {}
+        snapshot = _snapshot(obj)
         vm = vms.get(str(snapshot.get("VM", "")))
         if vm is None:
             continue
         network_obj = next((n for n in by_class.get("network", []) if n["id"] == snapshot.get("network")), None)
-        network = _pick_network(db, network_obj.get("snapshot", {}) if network_obj else {})
+        network = _pick_network(db, _snapshot(network_obj) if network_obj else {})
         fields = _fields("VIF", snapshot)
         fields.update(VM=vm, network=network, currently_attached=False)
         created.append(db.create("VIF", fields))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,6 @@ class Timing:
         return float(getattr(self, name)) * self.scale
 
     @classmethod
-    def fast(cls, **overrides: float) -> Timing:
+    def fast(cls, **overrides: Any) -> Timing:
         """Tiny delays for tests: operations still take (a little) time, so they can overlap."""
         return replace(cls(scale=0.01, event_batch=0.005), **overrides)

@@ -248,3 +248,15 @@ async def set_vcpus_number_live(call: Call, vm: str, nvcpu: int) -> None:
     call.db.update("VM", vm, VCPUs_at_startup=nvcpu)
     if call.db.exists("VM_metrics", rec["metrics"]):
         call.db.update("VM_metrics", rec["metrics"], VCPUs_number=nvcpu)
+
+
+@handler("VM.get_allowed_VBD_devices")
+async def get_allowed_vbd_devices(call: Call, vm: str) -> list[str]:
+    used = {call.db.get("VBD", v)["userdevice"] for v in call.db.get("VM", vm)["VBDs"]}
+    return [str(n) for n in range(16) if str(n) not in used]
+
+
+@handler("VM.get_allowed_VIF_devices")
+async def get_allowed_vif_devices(call: Call, vm: str) -> list[str]:
+    used = {call.db.get("VIF", v)["device"] for v in call.db.get("VM", vm)["VIFs"]}
+    return [str(n) for n in range(7) if str(n) not in used]
