@@ -17,7 +17,6 @@ production and over anything with ``receive/send/close`` in tests.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -100,7 +99,9 @@ class ApiConnection:
                     self._start_feed()
                 nursery.start_soon(self._close_when_asked, nursery.cancel_scope)
                 await self._read_loop()
-                nursery.cancel_scope.cancel()
+                if not self._closing.is_set():
+                    nursery.cancel_scope.cancel()  # the client went away
+                # else: _close_when_asked sends the close frame, then cancels
         finally:
             self._nursery = None
 
@@ -190,6 +191,3 @@ class ApiConnection:
                     items = dict.fromkeys(batch.exit, 0)
                     await self._send(notification_message("all", {"type": "exit", "items": items}))
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

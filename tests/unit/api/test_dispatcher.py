@@ -29,7 +29,7 @@ VM = {
 }
 HOST = {"id": "host-1", "type": "host", "uuid": "host-1", "_xapiRef": "OpaqueRef:h1"}
 
-test_ns = Namespace("vm")
+test_ns = Namespace("thing")
 calls: list[tuple[str, dict[str, Any]]] = []
 
 
@@ -38,7 +38,7 @@ calls: list[tuple[str, dict[str, Any]]] = []
     resolve={"vm": ("id", "VM", "operate")},
 )
 async def start(ctx: CallContext, *, vm: dict[str, Any], force: bool | None = None) -> None:
-    calls.append(("vm.start", {"vm": vm, "force": force}))
+    calls.append(("thing.start", {"vm": vm, "force": force}))
 
 
 @test_ns.method(
@@ -145,8 +145,8 @@ async def test_params_array_and_absent_are_empty_objects(env: Any) -> None:
 async def test_resolve_by_id_or_opaque_ref_and_admin_bypass(env: Any) -> None:
     dispatcher, _ = env
     session = await admin_session(dispatcher)
-    assert await dispatcher.call(session, "vm.start", {"id": "vm-1", "force": True}) is True
-    assert await dispatcher.call(session, "vm.start", {"id": "OpaqueRef:vm1"}) is True
+    assert await dispatcher.call(session, "thing.start", {"id": "vm-1", "force": True}) is True
+    assert await dispatcher.call(session, "thing.start", {"id": "OpaqueRef:vm1"}) is True
     assert [c[1]["vm"]["id"] for c in calls] == ["vm-1", "vm-1"]
     assert calls[0][1]["force"] is True
 
@@ -154,19 +154,19 @@ async def test_resolve_by_id_or_opaque_ref_and_admin_bypass(env: Any) -> None:
 async def test_namespace_param_becomes_id(env: Any) -> None:
     dispatcher, _ = env
     session = await admin_session(dispatcher)
-    assert await dispatcher.call(session, "vm.start", {"vm": "vm-1"}) is True
+    assert await dispatcher.call(session, "thing.start", {"thing": "vm-1"}) is True
 
 
 async def test_ignorable_params(env: Any) -> None:
     dispatcher, _ = env
     session = await admin_session(dispatcher)
     assert (
-        await dispatcher.call(session, "vm.start", {"id": "vm-1", "force?": True, "nope?": 1})
+        await dispatcher.call(session, "thing.start", {"id": "vm-1", "force?": True, "nope?": 1})
         is True
     )
     assert calls[-1][1]["force"] is True
     error = await call_error(
-        dispatcher, session, "vm.start", {"id": "vm-1", "force": True, "force?": 1}
+        dispatcher, session, "thing.start", {"id": "vm-1", "force": True, "force?": 1}
     )
     assert error["code"] == 10
 
@@ -174,34 +174,34 @@ async def test_ignorable_params(env: Any) -> None:
 async def test_no_such_object_and_wrong_type(env: Any) -> None:
     dispatcher, _ = env
     session = await admin_session(dispatcher)
-    assert await call_error(dispatcher, session, "vm.start", {"id": "nope"}) == {
+    assert await call_error(dispatcher, session, "thing.start", {"id": "nope"}) == {
         "message": "no such VM nope",
         "code": 1,
         "data": {"id": "nope", "type": "VM"},
     }
-    error = await call_error(dispatcher, session, "vm.start", {"id": "host-1"})
+    error = await call_error(dispatcher, session, "thing.start", {"id": "host-1"})
     assert error["message"] == "no such VM host-1"
-    error = await call_error(dispatcher, session, "vm.peek", {"id": "x"})
+    error = await call_error(dispatcher, session, "thing.peek", {"id": "x"})
     assert error["message"] == "no such VM,VM-template x"
 
 
 async def test_non_admin_object_rights_are_denied_for_now(env: Any) -> None:
     dispatcher, _ = env
     session = await user_session(dispatcher)
-    assert await call_error(dispatcher, session, "vm.start", {"id": "vm-1"}) == {
+    assert await call_error(dispatcher, session, "thing.start", {"id": "vm-1"}) == {
         "message": "not enough permissions",
         "code": 2,
         "data": {"permission": "operate", "object": {"id": "vm-1"}},
     }
     assert calls == []
     # A resolve without action only resolves.
-    assert await dispatcher.call(session, "vm.peek", {"id": "vm-1"}) == "vm-1"
+    assert await dispatcher.call(session, "thing.peek", {"id": "vm-1"}) == "vm-1"
 
 
 async def test_xapi_errors_map_to_xo_errors_with_xo_ids(env: Any) -> None:
     dispatcher, _ = env
     session = await admin_session(dispatcher)
-    assert await call_error(dispatcher, session, "vm.fail", {"id": "xapi-power"}) == {
+    assert await call_error(dispatcher, session, "thing.fail", {"id": "xapi-power"}) == {
         "message": "VM state is halted but should be running",
         "code": 13,
         "data": {"objectId": "vm-1", "expected": "running", "actual": "halted"},
@@ -211,17 +211,17 @@ async def test_xapi_errors_map_to_xo_errors_with_xo_ids(env: Any) -> None:
 async def test_unknown_errors_are_masked_for_non_admins_and_detailed_for_admins(env: Any) -> None:
     dispatcher, _ = env
     user = await user_session(dispatcher)
-    assert await call_error(dispatcher, user, "vm.fail", {"id": "x"}) == {
+    assert await call_error(dispatcher, user, "thing.fail", {"id": "x"}) == {
         "code": -32000,
         "message": "unknown error from the peer",
     }
     admin = await admin_session(dispatcher)
-    detailed = await call_error(dispatcher, admin, "vm.fail", {"id": "x"})
+    detailed = await call_error(dispatcher, admin, "thing.fail", {"id": "x"})
     assert detailed["code"] == -32000
     assert detailed["message"] == "boom with a detail"
     assert detailed["data"]["name"] == "RuntimeError"
     assert "stack" not in detailed["data"]
-    xapi = await call_error(dispatcher, admin, "vm.fail", {"id": "xapi-other"})
+    xapi = await call_error(dispatcher, admin, "thing.fail", {"id": "xapi-other"})
     assert xapi["data"]["code"] == "SR_FULL"
 
 
