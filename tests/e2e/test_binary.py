@@ -145,6 +145,7 @@ async def test_sim_from_the_binary_serves_a_pool_and_stops_on_sigterm(binary: Pa
         [str(binary), "sim", "--pools", "1", "--vms", "5"],
         stdout=subprocess.PIPE,
         env=CLEAN_ENV,
+        start_new_session=True,  # see below: a failed test kills the whole group
     )
     try:
         with trio.fail_after(30):
@@ -172,5 +173,6 @@ async def test_sim_from_the_binary_serves_a_pool_and_stops_on_sigterm(binary: Pa
             assert await process.wait() == 0
     finally:
         if process.returncode is None:
-            process.kill()
+            # The bootloader cannot forward SIGKILL: kill the group, not only the bootloader.
+            os.killpg(process.pid, signal.SIGKILL)
             await process.wait()

@@ -128,12 +128,16 @@ class Server:
 
 @asynccontextmanager
 async def xo_server(command: list[str], env: dict[str, str]) -> AsyncIterator[Server]:
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env, cwd="/")
+    # Its own process group: SIGKILL cannot be forwarded by the one-file bootloader, so a
+    # failed test kills the whole group, never leaving the program orphaned.
+    process = await trio.lowlevel.open_process(
+        command, stdout=subprocess.PIPE, env=env, cwd="/", start_new_session=True
+    )
     try:
         yield Server(process)
     finally:
         if process.returncode is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
 
 
