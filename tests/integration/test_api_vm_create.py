@@ -80,3 +80,33 @@ async def test_create_failures_leave_nothing_behind(xo: Xo) -> None:
     vm = xo.one(type="VM")
     error = await xo.client.error("vm.create", {"template": vm["id"], "name_label": "x"})
     assert error["code"] == 1  # not a template
+
+
+async def test_create_from_a_custom_template_grows_its_disk(xo: Xo) -> None:
+    source = xo.one(type="VM", power_state="Halted")
+    await xo.client.result("vm.convertToTemplate", {"id": source["id"]})
+    template = await xo.wait(
+        lambda: (t := xo.objects.get(source["id"])) and t["type"] == "VM-template" and t
+    )
+    first = next(
+        xo.db.get("VBD", ref)
+        for ref in xo.record("VM", template)["VBDs"]
+        if xo.db.get("VBD", ref)["type"] == "Disk"
+    )
+    size = xo.db.get("VDI", first["VDI"])["virtual_size"]
+    vm_id = await xo.client.result(
+        "vm.create",
+        {
+            "template": template["id"],
+            "name_label": "from custom",
+            "clone": False,  # full copy of the template's disks
+            "existingDisks": {first["userdevice"]: {"name_label": "system", "size": size + GiB}},
+        },
+    )
+    vm = xo.objects.get(vm_id)
+    vbds = [xo.db.get("VBD", ref) for ref in xo.record("VM", vm)["VBDs"]]
+    disk = next(v for v in vbds if v["userdevice"] == first["userdevice"])
+    vdi = xo.db.get("VDI", disk["VDI"])
+    assert disk["VDI"] != first["VDI"]  # a copy, not the template's disk
+    assert (vdi["name_label"], vdi["virtual_size"]) == ("system", size + GiB)
+    assert xo.record("VM", vm)["VIFs"] == []  # as XO: only the VIFs asked for

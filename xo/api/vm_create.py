@@ -183,13 +183,16 @@ async def _install(ctx: CallContext, xapi: Any, vm: str, pool: str, install: dic
     return method == "cdrom"
 
 
-async def _disks(ctx: CallContext, xapi: Any, vm: str, pool: str, params: dict, cd: bool) -> None:
-    for userdevice, changes in (params.get("existingDisks") or {}).items():
-        vbd = next(
-            (v for v in await xapi.call("VM.get_VBDs", vm)
-             if await xapi.call("VBD.get_userdevice", v) == str(userdevice)),
-            None,
-        )  # fmt: skip
+async def _vbd_at(xapi: Any, vm: str, userdevice: str) -> str | None:
+    for vbd in await xapi.call("VM.get_VBDs", vm):
+        if await xapi.call("VBD.get_userdevice", vbd) == userdevice:
+            return str(vbd)
+    return None
+
+
+async def _existing_disks(ctx: CallContext, xapi: Any, vm: str, disks: dict) -> None:
+    for userdevice, changes in disks.items():
+        vbd = await _vbd_at(xapi, vm, str(userdevice))
         if vbd is None:
             continue  # as XO: a disk the template does not have is ignored
         vdi = await xapi.call("VBD.get_VDI", vbd)
@@ -202,6 +205,10 @@ async def _disks(ctx: CallContext, xapi: Any, vm: str, pool: str, params: dict, 
             size = parse_size(changes["size"])
             if size > int(await xapi.call("VDI.get_virtual_size", vdi)):
                 await xapi.call_async("VDI.resize", vdi, size)
+
+
+async def _disks(ctx: CallContext, xapi: Any, vm: str, pool: str, params: dict, cd: bool) -> None:
+    await _existing_disks(ctx, xapi, vm, params.get("existingDisks") or {})
     bootable = not cd and not any(
         [await xapi.call("VBD.get_bootable", v) for v in await xapi.call("VM.get_VBDs", vm)]
     )
@@ -258,8 +265,10 @@ async def _build(ctx: CallContext, xapi: Any, vm: str, template: dict, params: d
     edits = {k: v for k, v in params.items() if k not in _OWN}
     await apply_vm_edit(ctx, xapi, vm, pool, {**edits, "creation": creation})
     if params.get("copyHostBiosStrings"):
-        host = params.get("affinityHost") or (ctx.services.objects.get(pool) or {}).get("master")  # type: ignore[union-attr]
-        await xapi.call_async("VM.copy_bios_strings", vm, _object(ctx, host, ("host",), pool)["_xapiRef"])  # fmt: skip
+        objects = ctx.services.objects
+        master = ((objects.get(pool) if objects is not None else None) or {}).get("master")
+        host = _object(ctx, str(params.get("affinityHost") or master), ("host",), pool)
+        await xapi.call_async("VM.copy_bios_strings", vm, host["_xapiRef"])
     cd = False
     if params.get("installation"):
         cd = await _install(ctx, xapi, vm, pool, params["installation"])
