@@ -386,3 +386,27 @@ async def test_a_100_gib_vm_exports_in_flat_memory(xenapi, sim_pool):
         tracemalloc.stop()
     assert received > 3 * MiB  # real data chunks plus the last chunk of a 100 GiB disk
     assert peak < 64 * MiB
+
+
+async def test_cancelling_the_task_stops_an_export(sim, xenapi, sim_pool):
+    session = xenapi.session._session
+    vm = await _halted_vm_on_shared_storage(xenapi)
+    task = await xenapi.call("task.create", "export to cancel", "")
+    sim.set_bandwidth(2 * MiB)
+    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    with trio.fail_after(30):
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            request = f"GET /export?session_id={session}&ref={vm}&task_id={task} HTTP/1.1\r\nHost: x\r\n\r\n"
+            await stream.send_all(request.encode())
+            await stream.receive_some(65536)
+            await xenapi.call("task.cancel", task)
+            try:
+                while await stream.receive_some(65536):
+                    pass  # the host stops the stream and closes
+            except trio.BrokenResourceError:
+                pass
+    sim.set_bandwidth(None)
+    record = await xenapi.call("task.get_record", task)
+    assert record["status"] == "cancelled"
+    assert record["error_info"] == ["TASK_CANCELLED", task]
+    assert sim_pool.pool.db.get("VM", vm)["current_operations"] == {}
