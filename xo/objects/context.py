@@ -81,7 +81,8 @@ class TransformContext:
     def uuid(self, ref: str) -> str | None:
         """uuid of the record behind ``ref``; None when NULL or dangling."""
         record = self.get(ref)
-        return None if record is None else record.uuid
+        # metrics records keep no uuid (nothing should link to them): None, not an error
+        return None if record is None else getattr(record, "uuid", None)
 
     def links(self, refs: Collection[str]) -> list[str | None]:
         """uuids of a set of refs, None for dangling ones (XO: ``undefined`` -> null in arrays)."""

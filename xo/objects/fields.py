@@ -92,7 +92,8 @@ FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         "iscsi_iqn",
         "certificates",
     ),
-    "host_metrics": _spec(sym="uuid", int="memory_total memory_free", bool="live"),
+    # classes that make no object of their own keep no uuid (nothing links to them by uuid)
+    "host_metrics": _spec(int="memory_total memory_free", bool="live"),
     "VM": _with_absent(
         _spec(
             sym="uuid power_state domain_type HVM_boot_policy ha_restart_priority recommendations",
@@ -111,12 +112,9 @@ FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         ),
         "domain_type",
     ),
-    "VM_metrics": _spec(
-        sym="uuid", int="memory_actual VCPUs_number", time="start_time install_time"
-    ),
+    "VM_metrics": _spec(int="memory_actual VCPUs_number", time="start_time install_time"),
     "VM_guest_metrics": _with_absent(
         _spec(
-            sym="uuid",
             map="os_version PV_drivers_version networks other memory",
             bool="PV_drivers_up_to_date PV_drivers_detected",
         ),
@@ -175,7 +173,7 @@ FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         bool="physical management currently_attached disallow_unplug",
         int="MTU VLAN",
     ),
-    "PIF_metrics": _spec(sym="uuid device_name", bool="carrier", int="speed"),
+    "PIF_metrics": _spec(sym="device_name", bool="carrier", int="speed"),
     "Bond": _spec(sym="uuid mode", ref="master", refs="slaves"),
     "message": _spec(sym="uuid name obj_uuid", text="body", time="timestamp"),
     "task": _spec(
