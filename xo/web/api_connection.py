@@ -190,4 +190,3 @@ class ApiConnection:
                 if batch.exit:
                     items = dict.fromkeys(batch.exit, 0)
                     await self._send(notification_message("all", {"type": "exit", "items": items}))
-
