@@ -13,7 +13,7 @@ APT_PACKAGES := qemu-utils vncsnapshot libjpeg-turbo-progs
 .PHONY: run test lint unit bench deps system-deps js-deps clean
 
 run: $(STAMP)
-	$(BIN)/xo-sim --demo
+	$(BIN)/xo-server --demo --datadir $(DATADIR)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
