@@ -21,8 +21,10 @@ Stable interface (other suites rely on these names):
 
 Helpers (plain callables, exposed as fixtures so test modules need no imports from here):
 
-- ``http_request`` -> ``async (method, url, *, body=b"", headers=None) -> HttpReply`` over
-  ``http.client`` in a thread (an independent HTTP client; HTTPS without verification).
+- ``http_request`` -> ``async (method, url, *, body=b"", headers=None, socket_timeout=60) ->
+  HttpReply(status, headers (lowercased names), body, version)`` over ``http.client`` in a
+  thread (an independent HTTP client; HTTPS without verification; redirects not followed;
+  an iterable body is sent with chunked encoding).
 """
 
 from __future__ import annotations

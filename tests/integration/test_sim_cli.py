@@ -13,14 +13,11 @@ import trio
 START_TIMEOUT = 60
 
 
-async def _start(*args: str) -> tuple[trio.Process, list[dict]]:
-    """Start the simulator and read one JSON line per pool."""
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "xo.sim", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+async def _start(*args: str, stderr: int = subprocess.DEVNULL) -> trio.Process:
+    """Start the simulator (`python -m xo.sim`, the same entry point as `xo-sim`)."""
+    return await trio.lowlevel.open_process(
+        [sys.executable, "-m", "xo.sim", *args], stdout=subprocess.PIPE, stderr=stderr
     )
-    return process, []
 
 
 async def _read_lines(stream: trio.abc.ReceiveStream, count: int) -> list[str]:
@@ -40,7 +37,7 @@ def _login(url: str, username: str, password: str) -> str:
 
 
 async def test_cli_prints_one_json_line_per_pool_and_exits_0_on_sigterm() -> None:
-    process, _ = await _start("--pools", "2", "--hosts", "2", "--vms", "3", "--seed", "7")
+    process = await _start("--pools", "2", "--hosts", "2", "--vms", "3", "--seed", "7")
     try:
         with trio.fail_after(START_TIMEOUT):
             lines = await _read_lines(process.stdout, 2)
@@ -73,7 +70,7 @@ async def test_cli_consecutive_ports_from_port_option_and_sigint() -> None:
     await probe.bind(("127.0.0.1", 0))
     first = probe.getsockname()[1]
     probe.close()
-    process, _ = await _start("--hosts", "2", "--vms", "1", "--port", str(first))
+    process = await _start("--hosts", "2", "--vms", "1", "--port", str(first))
     try:
         with trio.fail_after(START_TIMEOUT):
             (line,) = await _read_lines(process.stdout, 1)
@@ -95,3 +92,42 @@ async def test_cli_help_describes_every_option() -> None:
                    "--tls", "--scenario", "--demo"):  # fmt: skip
         assert option in text
     assert "SIGTERM" in text
+
+
+async def test_cli_demo_serves_an_xcpng_and_a_xenserver_pool_and_explains_itself() -> None:
+    process = await _start("--demo", stderr=subprocess.PIPE)
+    try:
+        with trio.fail_after(START_TIMEOUT):
+            lines = await _read_lines(process.stdout, 2)
+            pools = [json.loads(line) for line in lines]
+            explanation = await process.stderr.receive_some(65536)
+        assert [len(pool["hosts"]) for pool in pools] == [3, 3]
+        brands = set()
+        for pool in pools:
+            proxy = xmlrpc.client.ServerProxy(pool["master"])
+
+            def brand(proxy=proxy, pool=pool) -> str:
+                session = proxy.session.login_with_password(pool["username"], pool["password"])[
+                    "Value"
+                ]
+                hosts = proxy.host.get_all_records(session)["Value"]
+                vms = proxy.VM.get_all_records(session)["Value"]
+                assert (
+                    sum(
+                        not vm["is_a_template"] and not vm["is_control_domain"]
+                        for vm in vms.values()
+                    )
+                    >= 50
+                )
+                return next(iter(hosts.values()))["software_version"]["product_brand"]
+
+            brands.add(await trio.to_thread.run_sync(brand))
+        assert brands == {"XCP-ng", "XenServer"}
+        assert pools[0]["master"].encode() in explanation
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(30):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

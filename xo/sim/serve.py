@@ -17,9 +17,10 @@ from `port` (0 = ephemeral ports). The same controls are reachable over HTTP on 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,6 @@ class RunningSim:
         self.world = world
         self.tls = tls
         self.pools: list[RunningPool] = []
-        self._nursery: trio.Nursery | None = None
 
     def pool(self, index: int = 0) -> RunningPool:
         return self.pools[index]
@@ -193,13 +193,21 @@ class RunningSim:
     def _select(self, pool: int | None) -> list[RunningPool]:
         return self.pools if pool is None else [self.pools[pool]]
 
-    async def apply_fault(self, command: dict, *, default_pool: int = 0) -> dict:
+    async def apply_fault(
+        self,
+        command: dict,
+        *,
+        default_pool: int = 0,
+        deferred: list[Callable[[], Awaitable[None]]] | None = None,
+    ) -> dict:
         """Apply one JSON fault command (the body of `POST /sim/faults`).
 
         `{"action": A, "pool": <index|name>?, ...}` with A one of: `stop_host` / `start_host` /
         `promote` (`host`: index, ref, uuid or URL), `cut_event_connections`, `latency`
         (`seconds`), `bandwidth` (`bytes_per_second`, null = unlimited), `invalidate_sessions`,
         `corrupt_next_export`, `truncate_next_export` (`bytes`), `status`. Raises FaultError.
+        With `deferred`, a `stop_host` is appended there instead of being run, for the HTTP
+        endpoint to run once its answer is written (the host may be the one answering).
         """
         action = command.get("action")
         target = self._pool_from(command.get("pool", default_pool))
@@ -210,9 +218,10 @@ class RunningSim:
                 raise FaultError(f"{action} needs a host")
             index = target.host_index(command["host"])
             if action == "stop_host":
-                # Deferred: the host serving this very request must answer before it dies.
-                assert self._nursery is not None
-                self._nursery.start_soon(_after_reply, target.stop_host, index)
+                if deferred is not None:
+                    deferred.append(partial(target.stop_host, index))
+                else:
+                    await target.stop_host(index)
             elif action == "start_host":
                 await target.start_host(index)
             else:
@@ -241,13 +250,6 @@ class RunningSim:
             if value in (p.name, p.pool.uuid):
                 return p
         raise FaultError(f"no pool {value!r}")
-
-
-async def _after_reply(action: Any, index: int) -> None:
-    # Let the fault endpoint write its reply first (one scheduling round is not always enough
-    # when the socket buffer is busy; 50 ms is invisible to a test waiting on the refusal).
-    await trio.sleep(0.05)
-    await action(index)
 
 
 @asynccontextmanager
@@ -286,7 +288,6 @@ async def open_sim(
     ssl_context = server_ssl_context() if tls else None
     running = RunningSim(world, tls=tls)
     async with trio.open_nursery() as nursery:
-        running._nursery = nursery
         next_port = port
         for pool_index, sim_pool in enumerate(world.pools):
             await nursery.start(sim_pool.run)
@@ -295,8 +296,12 @@ async def open_sim(
             running_pool = RunningPool(sim_pool)
             consoles = ConsoleSessions()
 
-            async def fault_action(command: dict, _index: int = pool_index) -> dict:
-                return await running.apply_fault(command, default_pool=_index)
+            async def fault_action(
+                command: dict,
+                deferred: list[Callable[[], Awaitable[None]]],
+                _index: int = pool_index,
+            ) -> dict:
+                return await running.apply_fault(command, default_pool=_index, deferred=deferred)
 
             for host_ref in sim_pool.host_refs:
                 server = HostServer(

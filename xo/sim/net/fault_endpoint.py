@@ -22,8 +22,14 @@ class FaultError(ValueError):
     """A fault command that cannot be applied (unknown action, bad host...)."""
 
 
+Deferred = list[Callable[[], Awaitable[None]]]
+
+
 class FaultEndpoint:
-    def __init__(self, apply: Callable[[dict], Awaitable[dict]]) -> None:
+    """`apply(command, deferred)` applies a command; actions it appends to `deferred` (stopping
+    a host, maybe this one) run after the answer was written."""
+
+    def __init__(self, apply: Callable[[dict, Deferred], Awaitable[dict]]) -> None:
         self._apply = apply
 
     async def handle(self, request: Request) -> None:
@@ -39,14 +45,15 @@ class FaultEndpoint:
         if not isinstance(command, dict):
             await _reply(request, 400, {"ok": False, "error": "expected a JSON object"})
             return
+        deferred: Deferred = []
         try:
-            result = await self._apply(command)
+            result = await self._apply(command, deferred)
         except FaultError as exc:
             await _reply(request, 400, {"ok": False, "error": str(exc)})
             return
-        # The reply goes out before a stop of this very host closes the connection (the action
-        # itself defers that, see RunningSim.apply_fault).
         await _reply(request, 200, {"ok": True, **result})
+        for action in deferred:
+            await action()  # may stop this very host: this connection then closes
 
 
 async def _reply(request: Request, status: int, payload: dict) -> None:

@@ -36,7 +36,7 @@ from xo.sim.net.raw_vdi import handle_export_raw_vdi, handle_import_raw_vdi
 from xo.sim.net.rpc import LongPollCalls, RpcEndpoints
 from xo.sim.net.server import Router, serve_http_connection
 
-FaultAction = Callable[[dict], Awaitable[dict]]
+FaultAction = Callable[[dict, list[Callable[[], Awaitable[None]]]], Awaitable[dict]]
 
 
 class HostServer:

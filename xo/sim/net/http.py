@@ -108,11 +108,6 @@ class Request:
         value = self.headers.get("content-length")
         return int(value) if value is not None and value.isdigit() else None
 
-    def param(self, name: str) -> str | None:
-        """A parameter from the query string, else from a cookie (how xapi reads session_id/task_id)."""
-        value = self.query.get(name)
-        return value if value is not None else self.cookies.get(name)
-
     # -- body ---------------------------------------------------------------------------
 
     async def receive_body(self) -> bytes:

@@ -20,6 +20,8 @@ ConnectionHandler = Callable[[trio.abc.Stream], Awaitable[None]]
 # How long a TLS client may take to complete its handshake before we drop it. A real client
 # needs milliseconds on loopback; the limit only stops silent sockets from pinning a task.
 TLS_HANDSHAKE_TIMEOUT = 30.0
+# Delay between attempts to reopen a restarted host's port while another process holds it.
+REBIND_RETRY = 0.5
 
 
 class RestartableListener:
@@ -52,7 +54,16 @@ class RestartableListener:
         while True:
             while not self._running:
                 await self._changed.wait()
-            listeners = await trio.open_tcp_listeners(self.port, host=self._host)
+            try:
+                listeners = await trio.open_tcp_listeners(self.port, host=self._host)
+            except OSError:
+                if not reported:
+                    raise  # the first bind: the caller asked for a port it cannot have
+                # Restarting on our own port failed (someone grabbed it meanwhile): keep trying
+                # rather than taking the whole simulator down.
+                log.warning("cannot listen again on %s:%s, retrying", self._host, self.port)
+                await trio.sleep(REBIND_RETRY)
+                continue
             self.port = listeners[0].socket.getsockname()[1]
             with trio.CancelScope() as scope:
                 self._scope = scope
