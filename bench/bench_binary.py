@@ -140,8 +140,8 @@ def main() -> None:
     venv_cmd = [str(VENV_PYTHON), "-m", "xo.server_cli"]
     rows = [Row("binary size", binary.stat().st_size / 1e6, "MB", target=TARGET_SIZE)]
     measures: dict[str, Callable[[Start], float]] = {
-        "to first HTTP 200": lambda s: s.to_http_200,
-        "to first sign-in": lambda s: s.to_sign_in,
+        "first HTTP 200": lambda s: s.to_http_200,
+        "first sign-in": lambda s: s.to_sign_in,
     }
     # Median: what a start costs on this machine as it is; best: the cost without the noise of
     # whatever else runs (other test suites on a shared machine).
@@ -156,7 +156,7 @@ def main() -> None:
             for summary_name, summary in summaries.items():
                 rows.append(
                     Row(
-                        f"{summary_name} start {name} ({label})",
+                        f"{name}, {label}, {summary_name}",
                         summary([measure(s) for s in on_binary]),
                         "s",
                         baseline=summary([measure(s) for s in on_venv]),
@@ -167,14 +167,15 @@ def main() -> None:
         if not fresh:
             rows.append(
                 Row(
-                    "idle RSS after sign-in (bootloader + program)",
+                    "idle RSS (bootloader + program)",
                     statistics.median(s.rss_kib for s in on_binary) / 1024,
                     "MiB",
                     baseline=statistics.median(s.rss_kib for s in on_venv) / 1024,
                     baseline_name="venv process",
                 )
             )
-    print_table(f"appliance binary ({binary}, {RUNS} starts each, page cache warm)", rows)
+    title = f"appliance binary ({binary}): seconds from spawn, {RUNS} starts each, page cache warm"
+    print_table(title, rows)
 
 
 if __name__ == "__main__":
