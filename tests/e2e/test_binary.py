@@ -121,6 +121,38 @@ def test_the_filter_really_refuses_writable_executable_memory() -> None:
     assert "PermissionError" in result.stderr
 
 
+def test_no_bundled_library_needs_an_executable_stack_or_text_relocations(
+    binary: Path, tmp_path: Path
+) -> None:
+    # Under MemoryDenyWriteExecute the loader cannot make a stack executable nor patch text:
+    # every library the bootloader unpacks, loaded at start or later, must need neither.
+    # (readelf comes with binutils, which PyInstaller needs to build: strip, objdump.)
+    from PyInstaller.archive.readers import CArchiveReader
+
+    archive = CArchiveReader(str(binary))
+    checked, offenders = 0, []
+    for name, entry in archive.toc.items():
+        if entry[-1] not in ("b", "x"):  # binaries and extensions
+            continue
+        data = archive.extract(name)
+        if not data or not data.startswith(b"\x7fELF"):
+            continue
+        path = tmp_path / "lib.so"
+        path.write_bytes(data)
+        out = subprocess.run(
+            ["readelf", "--wide", "--program-headers", "--dynamic", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        stack = [line for line in out.splitlines() if "GNU_STACK" in line]
+        if "TEXTREL" in out or any("RWE" in line for line in stack):
+            offenders.append(name)
+        checked += 1
+    assert checked > 20  # libpython, libcrypto, every extension module...
+    assert offenders == []
+
+
 def test_commands_are_dispatched_by_argv0(binary: Path, tmp_path: Path) -> None:
     (tmp_path / "xo-sim").symlink_to(binary)
     by_name = run([str(tmp_path / "xo-sim"), "--help"])
