@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 REPO = Path(__file__).resolve().parents[2]
 JS_DIR = REPO / "tests" / "js"
+NODE = shutil.which("node") or "node"
 BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 LISTENING = re.compile(rb"listening on (http://\S+)")
 START_TIMEOUT = 60  # a cold binary build is done by the fixture; this is start-up only
@@ -162,7 +164,7 @@ async def test_xo_lib_signs_in_and_loads_vms_from_the_binary(binary: Path, tmp_p
         with trio.fail_after(START_TIMEOUT):
             url = (await server.wait_for(LISTENING)).group(1).decode()
         client = await trio.run_process(
-            ["node", "-e", XO_LIB_CLIENT],
+            [NODE, "-e", XO_LIB_CLIENT],
             cwd=JS_DIR,
             env={**BASE_ENV, "XO_URL": url},
             capture_stdout=True,
