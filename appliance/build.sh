@@ -11,11 +11,12 @@
 # from pyproject by `make` (a fresh clone: `make binary` needs nothing but `make test`'s venv).
 #
 # Usage: appliance/build.sh [--force]     prints the path of the binary on its last line.
+# XO_BUILD_PYTHON: the interpreter whose environment is frozen (default .venv/bin/python).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-PYTHON=${PYTHON:-$REPO/.venv/bin/python}
+PYTHON=${XO_BUILD_PYTHON:-$REPO/.venv/bin/python}  # not $PYTHON: the Makefile's means the bootstrap interpreter
 DIST=$REPO/dist
 WORK=$REPO/build/pyinstaller
 BINARY=$DIST/xo
