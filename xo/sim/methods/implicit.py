@@ -139,6 +139,9 @@ def implicit_handler(cls: str, msg: str, params: tuple[str, ...]) -> Handler | N
         "destroy": _destroy,
     }
     if msg in simple:
+        expected = {"create": f"{cls} record", "destroy": f"{cls} ref", "get_record": f"{cls} ref"}
+        if msg in expected and params[1:] != (expected[msg],):
+            return None  # an explicit message that only shares the name
         return simple[msg](cls)
     if msg.startswith("get_") and msg[4:] in fields:
         return _getter(cls, msg[4:])
