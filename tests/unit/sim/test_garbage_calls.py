@@ -7,9 +7,11 @@ import random
 
 import trio
 
+from xo.sim.datamodel import ENUMS
 from xo.sim.dispatch import METHODS
 from xo.sim.errors import XapiFailure
 from xo.sim.scenario import build_world
+from xo.sim.schema import parse_type
 from xo.sim.timing import Timing
 
 # Calls that may block until something happens (bounded by the move_on below).
@@ -66,8 +68,6 @@ async def test_garbage_never_crashes() -> None:
 
 
 def _typed(rng: random.Random, type_text: str, pool) -> object:  # noqa: ANN001
-    from xo.sim.schema import parse_type
-
     t = parse_type(type_text)
     if t.kind == "ref":
         table = pool.db.tables.get(t.arg, {})
@@ -83,8 +83,6 @@ def _typed(rng: random.Random, type_text: str, pool) -> object:  # noqa: ANN001
     if t.kind in ("map", "record"):
         return rng.choice([{}, {"name_label": "x", "virtual_size": "1048576"}])
     if t.kind == "enum":
-        from xo.sim.datamodel import ENUMS
-
         return rng.choice(ENUMS.get(t.arg, ("x",)))
     if t.kind == "datetime":
         return "20250101T00:00:00Z"
