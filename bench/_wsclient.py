@@ -58,13 +58,17 @@ class WsClient:
             elif self.on_notification is not None:
                 self.on_notification(arrived, message)
 
-    async def call_timed(self, method: str, params: dict[str, Any] | None = None) -> tuple[float, Any]:
+    async def call_timed(
+        self, method: str, params: dict[str, Any] | None = None
+    ) -> tuple[float, Any]:
         """(seconds from send to the answer's arrival, result); raises RpcError."""
         self.next_id += 1
         msg_id = self.next_id
         send, receive = trio.open_memory_channel[tuple[float, dict[str, Any]]](1)
         self._waiting[msg_id] = send
-        frame = self.encode({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params or {}})
+        frame = self.encode(
+            {"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params or {}}
+        )
         started = time.perf_counter()
         await self.ws.send_message(frame)
         arrived, answer = await receive.receive()

@@ -36,7 +36,7 @@ import orjson
 import trio
 from trio_websocket import WebSocketRequest, open_websocket_url, serve_websocket
 
-from bench._common import MiB, env_int, percentile, quick, rss_bytes
+from bench._common import env_int, percentile, quick, rss_bytes
 from bench._http import Connection
 from bench._procs import start_server, start_sim
 from bench._wsclient import WsClient, connect
@@ -129,15 +129,24 @@ async def event_latency(
     """(latencies in s, expected deliveries, lost deliveries, median XML-RPC call time)."""
     sent: dict[int, float] = {}
     received: list[dict[int, float]] = [{} for _ in range(CLIENTS)]
+    expected = len(vm_refs) * CLIENTS
+    count = 0
+    all_received = trio.Event()
 
     def on_notification(index: int, arrived: float, message: dict[str, Any]) -> None:
+        nonlocal count
         params = message.get("params") or {}
         if params.get("type") != "enter":
             return
         for obj in params["items"].values():
             description = obj.get("name_description") or ""
             if description.startswith(MARK):
-                received[index].setdefault(int(description[len(MARK) :]), arrived)
+                seq = int(description[len(MARK) :])
+                if seq not in received[index]:
+                    received[index][seq] = arrived
+                    count += 1
+                    if count >= expected:
+                        all_received.set()
 
     connection = await Connection.open(sim["master"])
     calls: list[float] = []
@@ -166,14 +175,14 @@ async def event_latency(
             await _xmlrpc(connection, "VM.set_name_description", [session, ref, f"{MARK}{seq}"])
             calls.append(time.perf_counter() - started)
             await trio.sleep(max(0.0, CHANGE_EVERY - (time.perf_counter() - started)))
-        expected = len(vm_refs) * CLIENTS
         with trio.move_on_after(5):
-            while sum(len(r) for r in received) < expected:
-                await trio.sleep(0.05)
+            await all_received.wait()
         stop.set()
     await connection.aclose()
     latencies = [
-        arrived - sent[seq] for client_received in received for seq, arrived in client_received.items()
+        arrived - sent[seq]
+        for client_received in received
+        for seq, arrived in client_received.items()
     ]
     return latencies, expected, expected - len(latencies), statistics.median(calls)
 
@@ -262,9 +271,9 @@ async def run_all() -> None:
                 encoded = orjson.dumps(objects)
                 dumps_s = time.perf_counter() - started
                 pack_s, pack_bytes, _ = await get_all_objects(packed)
-                vm_refs = [
-                    obj["_xapiRef"] for obj in objects.values() if obj.get("type") == "VM"
-                ][:200]
+                vm_refs = [obj["_xapiRef"] for obj in objects.values() if obj.get("type") == "VM"][
+                    :200
+                ]
                 rows += [
                     Row(f"xo.getAllObjects JSON ({len(objects)} objects)", json_s, "s", dumps_s,
                         "orjson.dumps of the same objects here",
@@ -295,8 +304,13 @@ async def run_all() -> None:
 
                 ours, echo = await ws_round_trip(base_url, 300 if quick() else 2000)
                 rows.append(
-                    Row("WebSocket round trip system.getVersion", ours * 1e6, "us", echo * 1e6,
-                        "bare trio-websocket echo, this process")  # fmt: skip
+                    Row(
+                        "WebSocket round trip system.getVersion",
+                        ours * 1e6,
+                        "us",
+                        echo * 1e6,
+                        "bare trio-websocket echo, this process",
+                    )  # fmt: skip
                 )
             nursery.cancel_scope.cancel()
         print_table(f"xo-server: one pool of {vms} VMs (sim and server in their own processes)",

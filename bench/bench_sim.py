@@ -305,8 +305,7 @@ async def bench_load(vms: int) -> list[Row]:
         classes = PoolRecords.CLASSES
         started = time.perf_counter()
         baseline_bytes = sum(
-            len(orjson.dumps(dict(pool.db.all(cls)), default=xapi_json_default))
-            for cls in classes
+            len(orjson.dumps(dict(pool.db.all(cls)), default=xapi_json_default)) for cls in classes
         )
         baseline = time.perf_counter() - started
         for protocol, label in (("json", "JSON-RPC"), ("xml", "XML-RPC")):
@@ -363,9 +362,7 @@ async def run_all() -> None:
     size = env_int("BENCH_SIM_DISK_MIB", 256 if small else 2048) * MiB
     vms = env_int("BENCH_SIM_VMS", 1000 if small else 10_000)
     http_changes = env_int("BENCH_SIM_HTTP_CHANGES", 100 if small else 1000)
-    print_table(
-        f"sim exports over loopback ({size / GiB:.2f} GiB disk)", await bench_exports(size)
-    )
+    print_table(f"sim exports over loopback ({size / GiB:.2f} GiB disk)", await bench_exports(size))
     print_table(
         f"sim event.from fan-out ({vms} VMs, {SUBSCRIBERS} subscribers)",
         await bench_events(vms, http_changes),
