@@ -16,7 +16,9 @@ import bench
 
 def discover() -> list[str]:
     return sorted(
-        info.name for info in pkgutil.iter_modules(bench.__path__) if info.name.startswith("bench_")
+        info.name
+        for info in pkgutil.iter_modules(bench.__path__)
+        if info.name.startswith("bench_")
     )
 
 
