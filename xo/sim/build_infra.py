@@ -43,7 +43,19 @@ class BuildContext:
 def build_pool_and_hosts(ctx: BuildContext, hosts: int) -> None:
     db = ctx.db
     prefix = "xcp" if ctx.flavour == "xcp-ng" else "xs"
-    ctx.pool_ref = db.create("pool", {"name_label": ctx.name})
+    ctx.pool_ref = db.create(
+        "pool",
+        {
+            "name_label": ctx.name,
+            "restrictions": {
+                "restrict_zstd_export": "false", "restrict_vtpm": "false", "restrict_vswitch_controller": "false",
+                "restrict_pooling": "false", "restrict_hotfix_apply": "false", "restrict_pool_size": "false",
+            },
+            "cpu_info": {"cpu_count": str(16 * hosts), "socket_count": str(2 * hosts), "vendor": "GenuineIntel", "features_pv": "1fc9cbf5-f6f83203-2991cbf5-00000123", "features_hvm": "1fcbfbff-f7fa3223-2d93fbff-00000423"},
+            "migration_compression": False,
+            "allowed_operations": ["ha_enable", "cluster_create", "designate_new_master", "cert_refresh"],
+        },
+    )  # fmt: skip
     major, minor = catalog.api_version(ctx.flavour)
     cpu_count = 16
     for h in range(hosts):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from xo.formats.xmlrpc import DateTime
+from xo.sim.datamodel import ENUMS
 from xo.sim.pool import SimPool
+from xo.sim.schema import SCHEMAS, TypeInfo
 
 
 class Client:
@@ -40,3 +43,40 @@ def find_vm(pool: SimPool, power_state: str, **extra: Any) -> str:
         ):
             return ref
     raise LookupError(power_state)
+
+
+def _check_type(t: TypeInfo, value: Any, where: str) -> None:
+    kind = t.kind
+    if kind == "int":
+        assert type(value) is int, where
+    elif kind == "float":
+        assert type(value) is float, where
+    elif kind == "bool":
+        assert type(value) is bool, where
+    elif kind == "datetime":
+        assert isinstance(value, DateTime) and len(value) == 18, where
+    elif kind == "enum":
+        assert value in ENUMS[t.arg], (where, value)
+    elif kind == "ref":
+        assert isinstance(value, str) and value.startswith("OpaqueRef:"), where
+    elif kind == "set":
+        assert isinstance(value, list), where
+        for item in value:
+            _check_type(t.value, item, where)  # type: ignore[arg-type]
+    elif kind == "map":
+        assert isinstance(value, dict), where
+        for key, item in value.items():
+            assert isinstance(key, str), where
+            _check_type(t.value, item, where)  # type: ignore[arg-type]
+    else:
+        assert isinstance(value, str), where
+
+
+def assert_well_typed(pool: SimPool) -> None:
+    """Every field of every record holds a value of its datamodel type, and no field is missing."""
+    for cls, rows in pool.db.tables.items():
+        fields = SCHEMAS[cls].fields
+        for ref, record in rows.items():
+            assert set(record) == set(fields), cls
+            for name, value in record.items():
+                _check_type(fields[name].type, value, f"{cls}.{name} of {ref}")

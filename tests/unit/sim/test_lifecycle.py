@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
-from sim_client import Client, find_vm
+from sim_client import Client, assert_well_typed, find_vm
 
 from xo.sim.errors import XapiFailure
 from xo.sim.schema import NULL_REF
@@ -117,6 +117,7 @@ async def test_suspend_resume_and_pause_unpause(xapi: Client) -> None:
     _check_running(xapi, ref)
     assert not db.exists("VDI", suspend_vdi)
     assert db.get("VM", ref)["suspend_VDI"] == NULL_REF
+    assert_well_typed(xapi.pool)
 
 
 async def test_hard_shutdown_of_suspended_vm_removes_suspend_image(xapi: Client) -> None:
@@ -270,6 +271,7 @@ async def test_clone_copy_snapshot_revert_destroy(xapi: Client) -> None:
     assert not db.exists("VM", clone)
     assert db.exists("VDI", clone_vdi)  # destroy keeps disks
     assert db.get("VDI", clone_vdi)["VBDs"] == []
+    assert_well_typed(xapi.pool)
 
 
 async def test_checkpoint_of_running_vm_is_suspended_snapshot(xapi: Client) -> None:
@@ -306,3 +308,4 @@ async def test_vm_create_then_devices_plug(xapi: Client) -> None:
     await xapi("VDI.resize", vdi, str(2 << 30))
     assert db.get("VDI", vdi)["virtual_size"] == 2 << 30
     assert xapi.pool.disks.size(vdi) == 2 << 30
+    assert_well_typed(xapi.pool)

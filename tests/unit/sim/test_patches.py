@@ -6,7 +6,7 @@ import json
 
 import pytest
 import trio
-from sim_client import Client
+from sim_client import Client, assert_well_typed
 
 from xo.formats.xmlrpc import parse_value_fragment
 from xo.sim.errors import XapiFailure
@@ -54,6 +54,7 @@ async def test_introduce_precheck_pool_apply(xapi: Client) -> None:
     with pytest.raises(XapiFailure) as error:
         await xapi("pool_update.pool_apply", update)
     assert error.value.description == ["UPDATE_ALREADY_APPLIED_IN_POOL"]
+    assert_well_typed(xapi.pool)
     await xapi("pool_update.pool_clean", update)
     assert db.get("pool_update", update)["vdi"] == "OpaqueRef:NULL"
     with pytest.raises(XapiFailure) as error:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sim_client import assert_well_typed
 
 from xo.sim.scenario import build_world, load_world, parse_scenario
 from xo.sim.schema import NULL_REF
@@ -94,3 +95,10 @@ def test_ten_thousand_vms_build() -> None:
     pool = build_world(pools=1, hosts=4, vms=10_000, seed=2).pools[0]
     guests = [v for v in pool.db.all("VM").values() if not (v["is_control_domain"] or v["is_a_template"] or v["is_a_snapshot"])]
     assert len(guests) == 10_000
+
+
+
+def test_every_record_is_well_typed() -> None:
+    """Every field of every record of a world holds a value of its datamodel type."""
+    for flavour in ("xenserver", "xcp-ng"):
+        assert_well_typed(build_world(pools=1, hosts=2, vms=25, seed=6, flavour=flavour).pools[0])
