@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from xo.api.oneshot import OneShotUrls
 from xo.auth.authenticator import Authenticator
-from xo.auth.session import Session
+from xo.auth.rights import AclRights
+from xo.auth.session import Session, SessionRegistry
 from xo.store.interface import Store
 from xo.store.records import User
 
@@ -49,6 +50,17 @@ class Services:
     objects: ObjectLookup | None = None
     pools: Any = None  # xo.pools.manager.PoolManager, when running with pools
     info: ServerInfo = field(default_factory=ServerInfo)
+    rights: AclRights = None  # type: ignore[assignment]  # built from `objects` when not given
+    sessions: SessionRegistry = field(default_factory=SessionRegistry)
+
+    def __post_init__(self) -> None:
+        if self.rights is None:
+            feed = self.objects if hasattr(self.objects, "subscribe") else None
+            self.rights = AclRights(feed)  # type: ignore[arg-type]
+
+    async def rights_changed(self) -> None:
+        """Call after a write that may change rights (users, groups, ACLs): reload them."""
+        await self.rights.reload(self.store)
 
 
 @dataclass
@@ -65,6 +77,15 @@ class CallContext:
     @property
     def is_admin(self) -> bool:
         return self.user is not None and self.user.is_admin
+
+    def visible_objects(self) -> Iterable[dict[str, Any]]:
+        """The objects the caller may view (all of them for admins), in the store's order."""
+        objects = self.services.objects
+        if objects is None or self.user is None:
+            return ()
+        if self.user.is_admin:
+            return objects.values()
+        return self.services.rights.visible(self.user.id, objects.values())
 
     def require_user(self) -> User:
         if self.user is None:

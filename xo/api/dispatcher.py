@@ -8,7 +8,10 @@ For ``name(params)`` from a connection's :class:`~xo.auth.session.Session`:
 4. params: ``[]``/absent -> ``{}``; ``foo?`` ignorable keys; ``params[<namespace>]`` -> ``id``
    when the method declares ``id``; validation (code 10 with Ajv-like errors, defaults filled);
 5. resolve: object params looked up by XO id or OpaqueRef and type-checked (code 1), then every
-   collected ``(object id, action)`` checked at once (admins bypass);
+   collected ``(object id, action)``, with the method's ``requires`` rights on related objects,
+   checked at once against the ACLs (:mod:`xo.auth.rights`; admins bypass). A non-admin asking
+   for an object it may not even view gets ``not enough permissions``, never ``no such
+   object``: the answer does not tell which ids exist;
 6. the handler runs with the params as keywords; ``None`` becomes ``true``;
 7. any exception becomes an XO / JSON-RPC error (:mod:`xo.api.translate`).
 """
@@ -26,7 +29,6 @@ from xo.api.registry import ANY_USER, ApiMethod, Registry
 from xo.api.translate import to_api_error
 from xo.auth.authenticator import InvalidCredentials, SignInThrottled
 from xo.auth.permissions import (
-    DENY_ALL,
     ObjectRights,
     PermissionDenied,
     check_permissions,
@@ -36,6 +38,40 @@ from xo.auth.session import Session
 from xo.store.records import User
 
 log = logging.getLogger(__name__)
+
+# XO's params are at most a handful of levels deep (vm.create's VDIs[].…); deeper input is
+# hostile and would make the recursive validators and matchers deepen the Python stack.
+MAX_PARAMS_DEPTH = 32
+
+
+def _too_deep(params: Any) -> str | None:
+    """The JSON pointer of a value nested deeper than MAX_PARAMS_DEPTH, or None."""
+    stack: list[tuple[Any, str, int]] = [(params, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_PARAMS_DEPTH:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}/{k}", depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}/{i}", depth + 1) for i, v in enumerate(value))
+    return None
+
+
+def _check_depth(params: dict[str, Any]) -> None:
+    path = _too_deep(params)
+    if path is not None:
+        raise E.invalid_parameters(
+            errors=[
+                {
+                    "instancePath": path,
+                    "schemaPath": "#/maxDepth",
+                    "keyword": "maxDepth",
+                    "params": {"limit": MAX_PARAMS_DEPTH},
+                    "message": f"must NOT be nested more than {MAX_PARAMS_DEPTH} levels deep",
+                }
+            ]
+        )
 
 
 def _normalize_params(params: Any) -> dict[str, Any]:
@@ -98,11 +134,11 @@ def _standardize_id(method: ApiMethod, params: dict[str, Any]) -> None:
 
 class Dispatcher:
     def __init__(
-        self, registry: Registry, services: Services, rights: ObjectRights = DENY_ALL
+        self, registry: Registry, services: Services, rights: ObjectRights | None = None
     ) -> None:
         self.registry = registry
         self.services = services
-        self.rights = rights
+        self.rights: ObjectRights = services.rights if rights is None else rights
 
     def ref_to_id(self, ref: str) -> str:
         objects = self.services.objects
@@ -128,6 +164,7 @@ class Dispatcher:
         method = self.registry.get(name)
         if method is None:
             raise E.method_not_found(name)
+        await self.services.rights.ensure_loaded(self.services.store)
         user = await self.current_user(session)
         started = time.monotonic()
         try:
@@ -164,6 +201,7 @@ class Dispatcher:
     ) -> Any:
         self._check_method_permission(method, user)
         params = _apply_ignorable(method, _normalize_params(params))
+        _check_depth(params)
         _standardize_id(method, params)
         errors = method.validator.validate(params)
         if errors:
@@ -185,7 +223,7 @@ class Dispatcher:
     def _resolve(
         self, method: ApiMethod, user: User | None, params: dict[str, Any]
     ) -> dict[str, Any]:
-        if not method.resolve:
+        if not method.resolve and method.requires is None:
             return params
         if user is None:
             raise E.unauthorized()
@@ -197,6 +235,7 @@ class Dispatcher:
                 continue
             obj = self.lookup(value) if isinstance(value, str) else None
             if obj is None or obj.get("type") not in entry.types:
+                self._deny_unless_visible(user, obj, entry.action)
                 raise E.no_such_object(
                     value, entry.types[0] if len(entry.types) == 1 else entry.types
                 )
@@ -204,5 +243,18 @@ class Dispatcher:
             params[key] = obj
             if entry.action:
                 checks.append((obj["id"], entry.action))
+        if method.requires is not None and not user.is_admin:
+            for object_id, action in method.requires(self.lookup, params):
+                if object_id is None:
+                    raise PermissionDenied(action, None)
+                checks.append((object_id, action))
         check_permissions(user, checks, self.rights)
         return params
+
+    def _deny_unless_visible(self, user: User, obj: dict[str, Any] | None, action: str) -> None:
+        """A non-admin learns nothing of an object it may not view, not even that it exists
+        (an unknown id is refused the same way)."""
+        if user.is_admin or not action:
+            return
+        if obj is None or not self.rights.allows(user, obj["id"], "view"):
+            raise PermissionDenied(action, None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from xo.api import (
+    acl,
+    group,
     host,
     pool,
     server,
@@ -28,6 +30,9 @@ BUILTIN: tuple[Namespace, ...] = (
     xo.api,
     token.api,
     user.api,
+    group.api,
+    acl.acl_api,
+    acl.role_api,
     server.api,
     vm.api,
     vm_copies.api,

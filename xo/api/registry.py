@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +41,13 @@ class _AnyUser:
 ANY_USER: Any = _AnyUser()
 """Permission of a method any signed-in user may call (XO leaves ``permission`` undefined)."""
 
-ALLOWED_PROPERTIES = frozenset({"name", "params", "permission", "resolve", "description"})
+ALLOWED_PROPERTIES = frozenset(
+    {"name", "params", "permission", "resolve", "description", "requires"}
+)
 
 Handler = Callable[..., Awaitable[Any]]
+Lookup = Callable[[str], "dict[str, Any] | None"]
+Requires = Callable[[Lookup, dict[str, Any]], Iterable[tuple["str | None", str]]]
 
 
 class RegistryError(ValueError):
@@ -87,6 +91,7 @@ class ApiMethod:
     description: str | None = None
     validator: ParamsValidator = field(default_factory=lambda: ParamsValidator(None))
     accepts: frozenset[str] | None = None  # keywords the handler takes (None: any), set by build
+    requires: Requires | None = None
 
     @property
     def namespace(self) -> str:
@@ -177,7 +182,14 @@ def build_method(name: str, handler: Handler, **properties: Any) -> ApiMethod:
     description = properties.get("description")
     if description is not None and not isinstance(description, str):
         raise RegistryError(f"{name}: description must be a string")
-    method = ApiMethod(name, handler, params, permission, resolve, description, validator)
+    requires = properties.get("requires")
+    if requires is not None and not callable(requires):
+        raise RegistryError(f"{name}: requires must be a function (lookup, params) -> rights")
+    if requires is not None and (permission is None or permission == "admin"):
+        raise RegistryError(f"{name}: requires needs a method that checks object rights")
+    method = ApiMethod(
+        name, handler, params, permission, resolve, description, validator, requires=requires
+    )
     object.__setattr__(method, "accepts", accepted_keywords(method))
     return method
 

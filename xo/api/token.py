@@ -1,4 +1,7 @@
-"""``token.*``: authentication tokens (xo-cli's ``register``, the browser's ``token`` cookie)."""
+"""``token.*``: authentication tokens (xo-cli's ``register``, the browser's ``token`` cookie).
+
+A deleted token also closes the connections signed in with it.
+"""
 
 from __future__ import annotations
 
@@ -74,8 +77,9 @@ def _selected(
 async def delete_(
     ctx: CallContext, *, tokens: list[str] | None = None, pattern: dict[str, Any] | None = None
 ) -> None:
-    selected = _selected(await ctx.store.list_tokens(), tokens, pattern)
-    await ctx.store.delete_tokens(t.id for t in selected)
+    selected = {t.id for t in _selected(await ctx.store.list_tokens(), tokens, pattern)}
+    await ctx.store.delete_tokens(selected)
+    ctx.services.sessions.revoke_tokens(selected)
 
 
 @api.method(params=_SELECTION, description="delete tokens of the current user")
@@ -83,8 +87,9 @@ async def deleteOwn(
     ctx: CallContext, *, tokens: list[str] | None = None, pattern: dict[str, Any] | None = None
 ) -> None:
     user = ctx.require_user()
-    selected = _selected(await ctx.store.list_tokens(user.id), tokens, pattern)
-    await ctx.store.delete_tokens(t.id for t in selected)
+    selected = {t.id for t in _selected(await ctx.store.list_tokens(user.id), tokens, pattern)}
+    await ctx.store.delete_tokens(selected)
+    ctx.services.sessions.revoke_tokens(selected)
 
 
 @api.method(

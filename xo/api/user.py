@@ -1,4 +1,15 @@
-"""``user.*``: accounts (issue 4 hardens the rules; names, params and permissions are XO's)."""
+"""``user.*``: accounts (names, params and permissions are XO's).
+
+XO's rules: only admins create, delete, list users and change their email, password or
+permission; a user may change its own ``preferences`` (merged, ``null`` deletes a key) and its
+password (``user.changePassword``, which checks the old one); an admin can neither delete itself
+nor change its own permission; synchronized users (``authProviders``) keep their email and
+password. Stricter than XO: the permission must be ``none``, ``read``, ``write`` or ``admin``.
+
+What ends an authentication ends the connections that use it: deleting a user closes all of
+its connections; a new password deletes its tokens and closes the connections signed in with
+them. Rights follow at once (:meth:`~xo.api.context.Services.rights_changed`).
+"""
 
 from __future__ import annotations
 
@@ -65,6 +76,7 @@ async def create(
     except Conflict:
         existing = await ctx.store.get_user_by_email(email)
         raise object_already_exists(existing.id if existing else None, "user") from None
+    await ctx.services.rights_changed()
     return user.id
 
 
@@ -76,6 +88,8 @@ async def delete_(ctx: CallContext, *, id: str) -> None:
         raise invalid_parameters("a user cannot delete itself")
     if not await ctx.store.delete_user(id):
         raise no_such_object(id, "user")
+    await ctx.services.rights_changed()
+    ctx.services.sessions.revoke_user(id)
 
 
 @api.method(permission="admin", params={}, description="returns all the existing users")
@@ -120,8 +134,6 @@ async def set_(
         fields["permission"] = permission
     if email is not None:
         fields["email"] = email
-    if password is not None:
-        fields["password_hash"] = await hash_password(password)
     if preferences is not None:
         merged = dict(user.preferences)
         for key, value in preferences.items():
@@ -135,8 +147,9 @@ async def set_(
     except Conflict:
         raise object_already_exists(None, "user") from None
     if password is not None:
-        tokens = await ctx.store.list_tokens(id)
-        await ctx.store.delete_tokens(t.id for t in tokens)
+        ctx.services.sessions.revoke_tokens(await ctx.services.auth.change_password(id, password))
+    if "permission" in fields:
+        await ctx.services.rights_changed()
 
 
 @api.method(
@@ -151,7 +164,8 @@ async def changePassword(ctx: CallContext, *, oldPassword: str, newPassword: str
         )
     if not await verify_password(user.password_hash, oldPassword):
         raise invalid_credentials()
-    await ctx.services.auth.change_password(user, newPassword)
+    revoked = await ctx.services.auth.change_password(user.id, newPassword)
+    ctx.services.sessions.revoke_tokens(revoked)
 
 
 @api.method(params={}, description="returns authentication tokens of the current user")

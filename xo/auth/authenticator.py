@@ -82,11 +82,16 @@ class Authenticator:
         return user
 
     async def sign_in_with_token(self, token_id: str, address: str | None) -> tuple[User, Token]:
+        retry_after = self.throttle.retry_after(None, address)
+        if retry_after is not None:
+            raise SignInThrottled(retry_after)
+        # The lookup is by primary key: its timing says nothing useful about a 256-bit secret.
         token = await self.store.get_token(token_id) if token_id else None
-        if token is None or token.expiration <= self.now_ms():
-            raise InvalidCredentials()
-        user = await self.store.get_user(token.user_id)
-        if user is None:
+        user = None
+        if token is not None and token.expiration > self.now_ms():
+            user = await self.store.get_user(token.user_id)
+        if token is None or user is None:
+            self.throttle.failed(None, address)  # guessing tokens counts against the address
             raise InvalidCredentials()
         if address is not None:
             uses = dict(token.last_uses)
@@ -128,8 +133,10 @@ class Authenticator:
         )
         return await self.store.create_token(token)
 
-    async def change_password(self, user: User, new_password: str) -> None:
-        """Set a new password; the user's tokens die with the old one."""
-        await self.store.update_user(user.id, password_hash=await hash_password(new_password))
-        tokens = await self.store.list_tokens(user.id)
-        await self.store.delete_tokens(t.id for t in tokens)
+    async def change_password(self, user_id: str, new_password: str) -> set[str]:
+        """Set a new password; the user's tokens die with the old one (their ids returned, so
+        the connections using them can be closed)."""
+        await self.store.update_user(user_id, password_hash=await hash_password(new_password))
+        tokens = {t.id for t in await self.store.list_tokens(user_id)}
+        await self.store.delete_tokens(tokens)
+        return tokens

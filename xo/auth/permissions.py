@@ -1,11 +1,11 @@
 """Rights: a user's global level, and rights on objects (ACLs). Pure.
 
-``check_permissions(user, [(object_id, action)])`` is the seam the API dispatcher calls with
-what a method's ``resolve`` collected: admins bypass it; for everyone else an
-:class:`ObjectRights` decides (issue 4 plugs ACL evaluation here: roles, groups, inheritance
-through the object graph). Until then the default, :class:`DenyAll`, refuses every object right
-to non-admins. A refusal raises :class:`PermissionDenied`, which the API layer turns into XO's
-``not enough permissions`` (code 2).
+``check_permissions(user, [(object_id, action)], rights)`` is the seam the API dispatcher calls
+with what a method's ``resolve`` and ``requires`` collected: admins bypass it; for everyone else
+an :class:`ObjectRights` decides (xo.auth.rights.AclRights in the server: roles, groups,
+inheritance through the object graph; :class:`DenyAll` when none is given). A refusal raises
+:class:`PermissionDenied`, which the API layer turns into XO's ``not enough permissions``
+(code 2).
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from xo.auth.acl import ACTIONS, ROLES
 from xo.store.records import User
+
+__all__ = ["ACTIONS", "PERMISSION_LEVELS", "ROLES", "PermissionDenied", "check_permissions"]
 
 # XO's scale of global permissions.
 PERMISSION_LEVELS = {"none": 0, "read": 1, "write": 2, "admin": 3}
-# What ACL roles grant, and the actions objects are checked for.
-ROLES = {
-    "viewer": ("view",),
-    "operator": ("view", "operate"),
-    "admin": ("view", "operate", "administrate"),
-}
-ACTIONS = ("view", "operate", "administrate")
 
 
 class PermissionDenied(Exception):
@@ -45,7 +41,7 @@ class ObjectRights(Protocol):
 
 
 class DenyAll:
-    """No object rights for non-admins (until ACL evaluation lands)."""
+    """No object rights for non-admins (a dispatcher built without ACL evaluation)."""
 
     def allows(self, user: User, object_id: str, action: str) -> bool:
         return False

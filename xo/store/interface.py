@@ -3,7 +3,8 @@
 All methods are async (the implementation does its blocking I/O in a worker thread), return
 immutable records (xo/store/records.py) or None when something does not exist, and raise
 :class:`Conflict` when a uniqueness rule is broken (two users with one email, two servers with
-one host). Each call is one transaction: when it returns, the write is durable.
+one host) and :class:`MissingReference` when a write names something that does not exist.
+Each call is one transaction: when it returns, the write is durable.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from xo.store.records import Acl, Group, PluginConfig, Server, Token, User
+from xo.store.records import Acl, Group, PluginConfig, RightsData, Server, Token, User
 
 
 class StoreError(Exception):
@@ -25,6 +26,10 @@ class Conflict(StoreError):
         super().__init__(f"{field} {value!r} already exists")
         self.field = field
         self.value = value
+
+
+class MissingReference(StoreError):
+    """A write names something that does not exist (a group member that is not a user...)."""
 
 
 class Store(Protocol):
@@ -53,6 +58,7 @@ class Store(Protocol):
     async def add_acl(self, subject: str, object: str, action: str) -> Acl: ...
     async def remove_acl(self, subject: str, object: str, action: str) -> bool: ...
     async def list_acls(self, subjects: Iterable[str] | None = None) -> list[Acl]: ...
+    async def load_rights(self) -> RightsData: ...
 
     # -- tokens
     async def create_token(self, token: Token) -> Token: ...

@@ -71,6 +71,15 @@ class Acl:
 
 
 @dataclass(frozen=True)
+class RightsData:
+    """Everything rights depend on, read in one transaction (a consistent snapshot)."""
+
+    permissions: dict[str, str]  # user id -> global permission
+    groups: dict[str, tuple[str, ...]]  # user id -> its group ids
+    acls: tuple[Acl, ...]
+
+
+@dataclass(frozen=True)
 class Token:
     id: str
     user_id: str

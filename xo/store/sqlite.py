@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from xo.store.interface import Conflict
-from xo.store.records import Acl, Group, PluginConfig, Server, Token, User
+from xo.store.interface import Conflict, MissingReference
+from xo.store.records import Acl, Group, PluginConfig, RightsData, Server, Token, User
 from xo.store.sqlite_db import Database
 
 _USER_FIELDS = {"email", "password_hash", "permission", "preferences", "auth_providers"}
@@ -251,21 +251,29 @@ class SqliteStore:
 
         def replace(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
-            conn.executemany(
-                "INSERT INTO group_members (group_id, user_id, position) VALUES (?, ?, ?)",
-                [(group_id, user_id, i) for i, user_id in enumerate(ids)],
-            )
+            try:
+                conn.executemany(
+                    "INSERT INTO group_members (group_id, user_id, position) VALUES (?, ?, ?)",
+                    [(group_id, user_id, i) for i, user_id in enumerate(ids)],
+                )
+            except sqlite3.IntegrityError:
+                raise MissingReference("a group member is not a user") from None
 
         await self.db.write(replace)
 
     async def add_group_user(self, group_id: str, user_id: str) -> None:
-        await self.db.write(
-            lambda c: c.execute(
-                "INSERT OR IGNORE INTO group_members (group_id, user_id, position) VALUES"
-                " (?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM group_members WHERE group_id = ?))",
-                (group_id, user_id, group_id),
-            )
-        )
+        def add(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT OR IGNORE INTO group_members (group_id, user_id, position) VALUES"
+                    " (?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM group_members"
+                    " WHERE group_id = ?))",
+                    (group_id, user_id, group_id),
+                )
+            except sqlite3.IntegrityError:
+                raise MissingReference("no such group or user") from None
+
+        await self.db.write(add)
 
     async def remove_group_user(self, group_id: str, user_id: str) -> None:
         await self.db.write(
@@ -311,6 +319,28 @@ class SqliteStore:
             return [Acl(r["id"], r["subject"], r["object"], r["action"]) for r in rows]
 
         return await self.db.read(list_some)
+
+    async def load_rights(self) -> RightsData:
+        def load(conn: sqlite3.Connection) -> RightsData:
+            # One read transaction: users, memberships and ACLs from the same instant.
+            conn.execute("BEGIN")
+            try:
+                permissions = {
+                    r["id"]: r["permission"]
+                    for r in conn.execute("SELECT id, permission FROM users")
+                }
+                groups: dict[str, list[str]] = {}
+                for r in conn.execute("SELECT user_id, group_id FROM group_members ORDER BY rowid"):
+                    groups.setdefault(r["user_id"], []).append(r["group_id"])
+                acls = tuple(
+                    Acl(r["id"], r["subject"], r["object"], r["action"])
+                    for r in conn.execute("SELECT * FROM acls ORDER BY rowid")
+                )
+            finally:
+                conn.execute("COMMIT")
+            return RightsData(permissions, {k: tuple(v) for k, v in groups.items()}, acls)
+
+        return await self.db.read(load)
 
     # -- tokens ---------------------------------------------------------------------------------
 

@@ -5,10 +5,13 @@ The connection owns a nursery: each request runs in it as its own task (so a slo
 match them by id), at most ``max_concurrent_calls`` at once (beyond that the reader stops
 reading: back-pressure, not buffering). Writes are serialized by a lock. Once signed in, the
 connection subscribes to the ObjectStore and sends each batch of changes as one ``enter`` then
-one ``exit`` notification; the subscription's coalescing queue means a slow client costs memory
-per distinct object, never per event, and only ever delays itself. Signing out (or a
-token-based session expiring) stops the stream. Closing (client gone, or server shutting down
-with 1001) cancels everything the connection started.
+one ``exit`` notification, filtered by the user's rights (:mod:`xo.web.object_view`: exactly
+what the user may view, updated live when its rights change or objects move); the
+subscription's coalescing queue means a slow client costs memory per distinct object, never per
+event, and only ever delays itself. Signing out (or a token-based session expiring) stops the
+stream; a revoked session (user deleted, token deleted, password changed) closes the
+connection with 1008. Closing (client gone, or server shutting down with 1001) cancels
+everything the connection started.
 
 The socket is abstracted as :class:`FrameSocket`, so this runs over quart's WebSocket in
 production and over anything with ``receive/send/close`` in tests.
@@ -17,13 +20,13 @@ production and over anything with ``receive/send/close`` in tests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import trio
 
 from xo.api.dispatcher import Dispatcher
 from xo.api.errors import JsonRpcError, XoApiError, unknown_error
+from xo.auth.rights import AclRights
 from xo.auth.session import Session
 from xo.web.jsonrpc import (
     Invalid,
@@ -34,6 +37,7 @@ from xo.web.jsonrpc import (
     notification_message,
     result_message,
 )
+from xo.web.object_view import Changes, ObjectView
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +57,6 @@ class ObjectFeed(Protocol):
     def subscribe(self) -> Any: ...
 
 
-# Decides which objects a user's notifications carry. XO sends everything to every signed-in
-# user; issue 4 replaces this with the ACL evaluation.
-Visibility = Callable[[str | None, dict[str, Any]], bool]
-
-
-def everything_visible(user_id: str | None, obj: dict[str, Any]) -> bool:
-    return True
-
-
 class ApiConnection:
     def __init__(
         self,
@@ -72,14 +67,14 @@ class ApiConnection:
         *,
         objects: ObjectFeed | None = None,
         max_concurrent_calls: int = 64,
-        visible: Visibility = everything_visible,
+        rights: AclRights | None = None,
     ) -> None:
         self.socket = socket
         self.dispatcher = dispatcher
         self.session = session
         self.codec = codec
         self.objects = objects
-        self.visible = visible
+        self.rights = dispatcher.services.rights if rights is None else rights
         self._calls = trio.Semaphore(max_concurrent_calls)
         self._send_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
@@ -163,6 +158,9 @@ class ApiConnection:
     # -- notifications --------------------------------------------------------------------------
 
     def _session_changed(self, session: Session) -> None:
+        if session.revoked:
+            log.info("closing a connection whose authentication was revoked")
+            self.close(POLICY_VIOLATION)
         if self._feed_scope is not None:
             self._feed_scope.cancel()
             self._feed_scope = None
@@ -170,23 +168,72 @@ class ApiConnection:
             self._start_feed()
 
     def _start_feed(self) -> None:
-        if self.objects is None or self._nursery is None:
+        if self.objects is None or self._nursery is None or self.session.user_id is None:
             return
         scope = trio.CancelScope()
         self._feed_scope = scope
         self._nursery.start_soon(self._feed, scope, self.session.user_id)
 
-    async def _feed(self, scope: trio.CancelScope, user_id: str | None) -> None:
+    async def _feed(self, scope: trio.CancelScope, user_id: str) -> None:
         assert self.objects is not None
-        with scope, self.objects.subscribe() as subscription:
-            while True:
-                batch = await subscription.next_batch()
-                if self.session.expired():
-                    self.close(POLICY_VIOLATION)
-                    return
-                enter = {k: v for k, v in batch.enter.items() if self.visible(user_id, v)}
-                if enter:
-                    await self._send(notification_message("all", {"type": "enter", "items": enter}))
-                if batch.exit:
-                    items = dict.fromkeys(batch.exit, 0)
-                    await self._send(notification_message("all", {"type": "exit", "items": items}))
+        rights = self.rights
+        with scope:
+            await rights.ensure_loaded(self.dispatcher.services.store)
+            graph = rights.graph
+            if graph is None:
+                raise RuntimeError("the object feed needs rights built on the same objects")
+            view = ObjectView(rights, self.objects, user_id)
+            with self.objects.subscribe() as subscription, graph.watch() as watch:
+                generation = rights.generation(user_id)
+                view.start()
+                while True:
+                    batch = await _next_batch_or_rights_change(
+                        subscription, rights, user_id, generation
+                    )
+                    if self.session.expired():
+                        self.close(POLICY_VIOLATION)
+                        return
+                    changes = Changes()
+                    if rights.generation(user_id) != generation:
+                        generation = rights.generation(user_id)
+                        changes = view.refresh_all()
+                    if batch is not None or subscription.pending_count:
+                        if batch is None:
+                            batch = subscription.get_batch_nowait()
+                        step = view.apply(batch.enter, batch.exit, watch.take())
+                        changes.exit -= step.enter.keys()
+                        changes.enter = {
+                            k: v for k, v in changes.enter.items() if k not in step.exit
+                        }
+                        changes.enter.update(step.enter)
+                        changes.exit |= step.exit
+                    await self._notify(changes)
+
+    async def _notify(self, changes: Changes) -> None:
+        if changes.enter:
+            items = changes.enter
+            await self._send(notification_message("all", {"type": "enter", "items": items}))
+        if changes.exit:
+            items = dict.fromkeys(changes.exit, 0)
+            await self._send(notification_message("all", {"type": "exit", "items": items}))
+
+
+async def _next_batch_or_rights_change(
+    subscription: Any, rights: AclRights, user_id: str, generation: int
+) -> Any:
+    """The next batch of store changes, or None when the user's rights changed first."""
+    batch: Any = None
+    async with trio.open_nursery() as nursery:
+
+        async def next_batch() -> None:
+            nonlocal batch
+            batch = await subscription.next_batch()
+            nursery.cancel_scope.cancel()
+
+        async def rights_change() -> None:
+            await rights.wait_changed(user_id, generation)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(next_batch)
+        nursery.start_soon(rights_change)
+    return batch

@@ -6,6 +6,9 @@ Routes (xo-api.md §1.1):
   (xo/web/api_connection.py); subprotocol ``msgpack`` switches the connection to binary frames;
 - any HTTP method on ``/api/<token>[/<suffix>]`` and ``/v5/api/...``: one-shot URLs registered by
   methods (xo/api/oneshot.py), served before any authentication (the URL is the capability);
+- ``GET /signin``, ``POST /signin/local``, ``GET /signout``: browser sign-in with the ``token``
+  cookie (xo/web/signin.py, xo/web/cookies.py). An API WebSocket upgrade carrying that cookie
+  is signed in with it, and refused (403) unless its ``Origin`` is this server's (or trusted);
 - ``GET /``: a plain page saying what this is (the UI is served by a later part).
 
 :meth:`WebServer.serve` reports the bound addresses through ``task_status`` (so ``--listen
@@ -29,9 +32,12 @@ from quart_trio import QuartTrio
 
 from xo.api.dispatcher import Dispatcher
 from xo.api.oneshot import HttpRequest, HttpResponse, OneShotUrls
+from xo.auth.authenticator import InvalidCredentials, SignInThrottled
 from xo.auth.session import Session
 from xo.web.api_connection import GOING_AWAY, ApiConnection, ObjectFeed
+from xo.web.cookies import cookie_token, same_origin
 from xo.web.jsonrpc import choose_codec
+from xo.web.signin import SignIn
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +77,9 @@ class WebServer:
     listen: list[Listen]
     objects: ObjectFeed | None = None
     limits: WebLimits = field(default_factory=WebLimits)
+    # Origins besides this server's own whose pages may open cookie sessions (a reverse proxy's
+    # public address, e.g. "https://xo.example.net").
+    trusted_origins: frozenset[str] = frozenset()
     connections: set[ApiConnection] = field(default_factory=set)
     _stop: trio.Event = field(default_factory=trio.Event)
 
@@ -90,6 +99,16 @@ class WebServer:
             app.add_url_rule(
                 f"{prefix}<path:rest>", f"http{prefix}", self._one_shot, methods=ANY_METHOD
             )
+        services = self.dispatcher.services
+        signin = SignIn(services.auth, services.store, services.sessions, self.trusted_origins)
+        app.add_url_rule("/signin", "signin", signin.form, methods=["GET"])
+        app.add_url_rule(
+            "/signin/local", "signin_local", lambda: signin.local(_current_request()),
+            methods=["POST"],
+        )  # fmt: skip
+        app.add_url_rule(
+            "/signout", "signout", lambda: signin.signout(_current_request()), methods=["GET"]
+        )
         app.add_url_rule("/", "index", self._index, methods=["GET"])
         return app
 
@@ -100,12 +119,22 @@ class WebServer:
             {"content-type": "text/plain"},
         )
 
-    async def _api_socket(self) -> None:
+    async def _api_socket(self) -> Response | None:
         ws: Any = websocket._get_current_object()  # type: ignore[attr-defined]
-        codec, subprotocol = choose_codec(list(ws.requested_subprotocols))
-        await ws.accept(subprotocol=subprotocol)
         client = ws.scope.get("client")
         session = Session(client[0] if client else None)
+        token_id = cookie_token(ws.headers.get("cookie"))
+        if token_id is not None:
+            secure = ws.scheme in ("wss", "https")
+            origin, host = ws.headers.get("origin"), ws.headers.get("host")
+            if not same_origin(origin, host, secure=secure, trusted=self.trusted_origins):
+                log.warning("refused a cross-origin API WebSocket carrying a token cookie")
+                return Response(
+                    "cross-origin WebSocket refused\n", 403, {"content-type": "text/plain"}
+                )
+            await self._sign_in_with_cookie(session, token_id)
+        codec, subprotocol = choose_codec(list(ws.requested_subprotocols))
+        await ws.accept(subprotocol=subprotocol)
         connection = ApiConnection(
             ws,
             self.dispatcher,
@@ -116,11 +145,27 @@ class WebServer:
         )
         if self._stop.is_set():
             connection.close(GOING_AWAY)
+        sessions = self.dispatcher.services.sessions
         self.connections.add(connection)
+        sessions.add(session)
         try:
             await connection.run()
         finally:
+            sessions.discard(session)
             self.connections.discard(connection)
+        return None
+
+    async def _sign_in_with_cookie(self, session: Session, token_id: str) -> None:
+        """A valid cookie signs the connection in; an invalid one leaves it anonymous (the
+        client may still sign in with credentials)."""
+        try:
+            user, token = await self.dispatcher.services.auth.sign_in_with_token(
+                token_id, session.address
+            )
+        except (InvalidCredentials, SignInThrottled):
+            return
+        session.via_cookie = True
+        session.sign_in(user.id, token_id=token.id, expiration_ms=token.expiration)
 
     async def _one_shot(self, rest: str) -> Response:
         path = "/api/" + rest
@@ -185,3 +230,7 @@ class WebServer:
         for connection in list(self.connections):
             connection.close(GOING_AWAY)
         self._stop.set()
+
+
+def _current_request() -> Any:
+    return request._get_current_object()  # type: ignore[attr-defined]
