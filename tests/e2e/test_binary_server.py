@@ -111,7 +111,7 @@ def binary() -> Path:
         )
         assert result.returncode == 0, result.stderr[-4000:]
         os.environ["XO_TEST_BINARY"] = result.stdout.strip().splitlines()[-1]
-    path = Path(os.environ["XO_TEST_BINARY"])
+    path = Path(os.environ["XO_TEST_BINARY"]).resolve()
     assert path.is_file() and os.access(path, os.X_OK)
     return path
 
