@@ -37,20 +37,32 @@ def _filter_error(message: str) -> Exception:
     )
 
 
-async def _ndjson(objects: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def _ndjson(store: Any, objects: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """One JSON line per object, gathered into chunks of about NDJSON_CHUNK_BYTES.
+
+    An object the store still holds (same identity: objects are never mutated) is taken from the
+    store's cached serialization (``json_bytes``, shared with notifications); others are encoded.
+    """
     import orjson
 
+    cached = getattr(store, "json_bytes", None)
+    current = getattr(store, "get", None)
     chunk: list[bytes] = []
     size = 0
     for obj in objects:
-        line = orjson.dumps(obj) + b"\n"
-        chunk.append(line)
-        size += len(line)
+        if cached is not None and current is not None and current(obj["id"]) is obj:
+            data = cached(obj["id"])
+        else:
+            data = orjson.dumps(obj)
+        chunk.append(data)
+        size += len(data) + 1
         if size >= NDJSON_CHUNK_BYTES:
-            yield b"".join(chunk)
+            chunk.append(b"")
+            yield b"\n".join(chunk)
             chunk, size = [], 0
     if chunk:
-        yield b"".join(chunk)
+        chunk.append(b"")
+        yield b"\n".join(chunk)
 
 
 def _select(objects: Any, predicate: Predicate, cap: int | None) -> dict[str, dict[str, Any]]:
@@ -103,6 +115,8 @@ async def getAllObjects(
     snapshot = list(matching.values())
 
     async def handler(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(200, {"content-type": "application/json"}, _ndjson(snapshot))
+        return HttpResponse(
+            200, {"content-type": "application/json"}, _ndjson(ctx.services.objects, snapshot)
+        )
 
     return {"$getFrom": ctx.services.urls.register(handler)}
