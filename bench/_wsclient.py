@@ -34,6 +34,7 @@ class WsClient:
         self._waiting: dict[int, trio.MemorySendChannel] = {}
         self.on_notification: OnNotification | None = None
         self.last_frame_bytes = 0
+        self._raw: trio.MemorySendChannel | None = None
 
     def encode(self, message: dict[str, Any]) -> str | bytes:
         if self.binary:
@@ -49,6 +50,9 @@ class WsClient:
         while True:
             frame = await self.ws.get_message()
             arrived = time.perf_counter()
+            if self._raw is not None:  # raw mode: arrival times only, nothing decoded
+                self._raw.send_nowait(arrived)
+                continue
             message = self.decode(frame)
             if "id" in message:
                 channel = self._waiting.pop(message["id"], None)
@@ -75,6 +79,12 @@ class WsClient:
         if "error" in answer:
             raise RpcError(f"{method}: {answer['error']}")
         return arrived - started, answer["result"]
+
+    async def next_raw_arrival(self) -> float:
+        """Switch to raw mode (frames are timed, never decoded) and wait for the next frame."""
+        if self._raw is None:
+            self._raw, self._raw_receive = trio.open_memory_channel[float](100)
+        return await self._raw_receive.receive()
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         return (await self.call_timed(method, params))[1]

@@ -39,7 +39,7 @@ from trio_websocket import WebSocketRequest, open_websocket_url, serve_websocket
 from bench._common import env_int, percentile, quick, rss_bytes
 from bench._http import Connection
 from bench._procs import start_server, start_sim
-from bench._wsclient import WsClient, connect
+from bench._wsclient import MAX_MESSAGE, WsClient, connect
 from bench.report import Row, print_table
 from xo.formats import xmlrpc
 
@@ -223,6 +223,33 @@ async def ws_round_trip(base_url: str, count: int) -> tuple[float, float]:
     return ours, statistics.median(echo_times)
 
 
+async def bare_big_frame(text: str, binary: bool) -> float:
+    """Best of 3: seconds for a bare trio-websocket server to answer a request with ``text``
+    (a text frame, or its UTF-8 bytes in a binary frame) to the benchmark's client."""
+    payload: str | bytes = text.encode() if binary else text
+
+    async def serve(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        while True:
+            await ws.get_message()
+            await ws.send_message(payload)
+
+    best = float("inf")
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(serve_websocket, serve, "127.0.0.1", 0, None, max_message_size=MAX_MESSAGE)
+        )
+        url = f"http://127.0.0.1:{server.port}"
+        async with connect(url, binary=binary) as client:
+            for _ in range(3):
+                started = time.perf_counter()
+                await client.ws.send_message(b"x" if binary else "x")
+                arrived = await client.next_raw_arrival()
+                best = min(best, arrived - started)
+        nursery.cancel_scope.cancel()
+    return best
+
+
 async def load_and_rss(vms: int, datadir: str) -> tuple[float, float, int, int]:
     """A fresh sim + xo-server: (connected s, notified s, idle RSS, loaded RSS)."""
     async with trio.open_nursery() as nursery:
@@ -271,6 +298,8 @@ async def run_all() -> None:
                 encoded = orjson.dumps(objects)
                 dumps_s = time.perf_counter() - started
                 pack_s, pack_bytes, _ = await get_all_objects(packed)
+                bare_text_s = await bare_big_frame(encoded.decode(), binary=False)
+                bare_binary_s = await bare_big_frame(encoded.decode(), binary=True)
                 vm_refs = [obj["_xapiRef"] for obj in objects.values() if obj.get("type") == "VM"][
                     :200
                 ]
@@ -280,7 +309,11 @@ async def run_all() -> None:
                         f"<= 1/3 of XO: {json_s / (XO_GET_ALL_S * scale):.2f} of its 1.24 s"),
                     Row("  JSON answer size", json_bytes / MB, "MB", len(encoded) / MB,
                         "orjson.dumps of the objects", f"XO: {XO_GET_ALL_MB * scale:.0f} MB"),
+                    Row("  same size from a bare WebSocket server", bare_text_s, "s", json_s,
+                        "xo.getAllObjects JSON (transport + this client's share)"),
                     Row("xo.getAllObjects msgpack", pack_s, "s", json_s, "JSON"),
+                    Row("  JSON bytes, binary frame, bare server", bare_binary_s, "s", pack_s,
+                        "xo.getAllObjects msgpack"),
                     Row("  msgpack answer size", pack_bytes / MB, "MB", json_bytes / MB, "JSON"),
                 ]  # fmt: skip
                 del objects, encoded
