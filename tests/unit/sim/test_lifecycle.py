@@ -309,3 +309,19 @@ async def test_vm_create_then_devices_plug(xapi: Client) -> None:
     assert db.get("VDI", vdi)["virtual_size"] == 2 << 30
     assert xapi.pool.disks.size(vdi) == 2 << 30
     assert_well_typed(xapi.pool)
+
+
+async def test_clone_template_then_provision_creates_its_disks(xapi: Client) -> None:
+    db = xapi.pool.db
+    template = next(r for r, v in db.all("VM").items() if v["name_label"] == "Debian Bookworm 12")
+    vm = await xapi("VM.clone", template, "from template")
+    assert db.get("VM", vm)["is_a_template"] is True and db.get("VM", vm)["is_default_template"] is False
+    await xapi("VM.provision", vm)
+    rec = db.get("VM", vm)
+    assert "disks" not in rec["other_config"]
+    disks = [db.get("VBD", v) for v in rec["VBDs"]]
+    assert [(d["userdevice"], d["bootable"]) for d in disks] == [("0", True)]
+    assert db.get("VDI", disks[0]["VDI"])["virtual_size"] == 10 << 30
+    await xapi("VM.set_is_a_template", vm, False)
+    await xapi("VM.start", vm, False, False)
+    assert db.get("VM", vm)["power_state"] == "Running"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from xml.etree import ElementTree
 
 from xo.sim import lifecycle, vm_copy, vm_ops
 from xo.sim.errors import XapiFailure
@@ -211,10 +212,34 @@ async def create(call: Call, args: dict[str, Any]) -> str:
 
 @handler("VM.provision")
 async def provision(call: Call, vm: str) -> None:
-    """Create the disks a template's ``other_config.disks`` asks for (minimal xapi behaviour)."""
-    async with lifecycle.operation(call, vm, "provision"):
+    """Create the disks ``other_config.disks`` asks for, then drop the key (as xapi does)."""
+    async with lifecycle.operation(call, vm, "provision") as rec:
         await call.work(call.pool.timing.delay("vdi_op"))
-        call.db.update("VM", vm, other_config={k: v for k, v in call.db.get("VM", vm)["other_config"].items() if k != "disks"})
+        for disk in provision_disks(rec["other_config"].get("disks", "")):
+            sr = call.db.find_by_uuid("SR", disk.get("sr", "")) or call.db.get("pool", call.pool.pool_ref)["default_SR"]
+            vdi = call.pool.create_vdi(sr, int(disk.get("size", "0") or 0), name_label=f"{rec['name_label']} {disk.get('device', '0')}", type=disk.get("type", "system"))  # fmt: skip
+            device = disk.get("device", "0")
+            call.db.create(
+                "VBD",
+                {"VM": vm, "VDI": vdi, "userdevice": device, "device": f"xvd{chr(ord('a') + int(device))}" if device.isdigit() and int(device) < 26 else "", "bootable": disk.get("bootable") == "true", "mode": "RW", "type": "Disk", "unpluggable": True},  # fmt: skip
+            )
+        other = {k: v for k, v in call.db.get("VM", vm)["other_config"].items() if k != "disks"}
+        call.db.update("VM", vm, other_config=other)
+
+
+def provision_disks(xml: str) -> list[dict[str, str]]:
+    """``<provision><disk device= size= sr= bootable= type=/>...`` -> attribute dicts."""
+    if not xml.strip():
+        return []
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        raise XapiFailure("INVALID_VALUE", "other_config:disks", xml) from None
+    disks = [dict(d.attrib) for d in root.iter("disk")]
+    for disk in disks:
+        if not disk.get("size", "0").isdigit():
+            raise XapiFailure("INVALID_VALUE", "other_config:disks", xml)
+    return disks
 
 
 @handler("VM.set_is_a_template")
