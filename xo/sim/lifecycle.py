@@ -146,8 +146,21 @@ def _next_domid(call: Call, host: str) -> int:
     return max(used, default=0) + 1
 
 
-def become_running(call: Call, ref: str, host: str, *, paused: bool = False) -> None:
-    """Halted/Suspended -> Running (or Paused) on ``host``."""
+def reserve_memory(call: Call, ref: str, host: str) -> int:
+    """Take the VM's memory on ``host`` now (while it is being scheduled there); returns it."""
+    needed = memory_needed(call.db.get("VM", ref))
+    _adjust_free(call, host, -needed)
+    return needed
+
+
+def release_memory(call: Call, host: str, amount: int) -> None:
+    _adjust_free(call, host, amount)
+
+
+def become_running(
+    call: Call, ref: str, host: str, *, paused: bool = False, reserved: bool = False
+) -> None:
+    """Halted/Suspended -> Running (or Paused) on ``host`` (memory already ``reserved`` or not)."""
     db = call.db
     vm = db.get("VM", ref)
     stamp = now()
@@ -164,7 +177,8 @@ def become_running(call: Call, ref: str, host: str, *, paused: bool = False) -> 
         scheduled_to_be_resident_on=NULL_REF,
         domid=_next_domid(call, host),
     )
-    _adjust_free(call, host, -memory_needed(vm))
+    if not reserved:
+        _adjust_free(call, host, -memory_needed(vm))
     vm = db.get("VM", ref)
     if db.exists("VM_metrics", vm["metrics"]):
         db.update(

@@ -325,3 +325,26 @@ async def test_clone_template_then_provision_creates_its_disks(xapi: Client) -> 
     await xapi("VM.set_is_a_template", vm, False)
     await xapi("VM.start", vm, False, False)
     assert db.get("VM", vm)["power_state"] == "Running"
+
+
+async def test_concurrent_starts_cannot_overcommit_a_host(xapi: Client) -> None:
+    db = xapi.pool.db
+    host = xapi.pool.host_refs[0]
+    shared = db.get("pool", xapi.pool.pool_ref)["default_SR"]
+    halted = [r for r, v in db.all("VM").items() if v["power_state"] == "Halted" and not (v["is_a_template"] or v["is_a_snapshot"])][:2]
+    for ref in halted:
+        db.update("VM", ref, memory_static_max=4 << 30, memory_overhead=0)
+        for vbd in db.get("VM", ref)["VBDs"]:
+            vdi = db.get("VBD", vbd)["VDI"]
+            if vdi != NULL_REF:
+                db.update("VDI", vdi, SR=shared)
+    db.update("host_metrics", db.get("host", host)["metrics"], memory_free=6 << 30)
+    tasks = [await xapi("Async.VM.start_on", ref, host, False, False) for ref in halted]
+    with trio.fail_after(5):
+        while any(db.get("task", t)["status"] == "pending" for t in tasks):
+            await db.changed().wait()
+    statuses = sorted(db.get("task", t)["status"] for t in tasks)
+    assert statuses == ["failure", "success"]
+    failed = next(t for t in tasks if db.get("task", t)["status"] == "failure")
+    assert db.get("task", failed)["error_info"][0] == "HOST_NOT_ENOUGH_FREE_MEMORY"
+    assert db.get("host_metrics", db.get("host", host)["metrics"])["memory_free"] == 2 << 30

@@ -19,13 +19,15 @@ async def _start(call: Call, ref: str, op: str, host: str | None, paused: bool) 
         target = host or lifecycle.choose_host(call, ref, vm)
         lifecycle.assert_can_run_on(call, ref, vm, target)
         call.db.update("VM", ref, scheduled_to_be_resident_on=target)
+        reserved = lifecycle.reserve_memory(call, ref, target)
         try:
             await call.work(call.pool.timing.delay("vm_start" if op.startswith("start") else "vm_resume"))
         except BaseException:
+            lifecycle.release_memory(call, target, reserved)
             if call.db.exists("VM", ref):
                 call.db.update("VM", ref, scheduled_to_be_resident_on=NULL_REF)
             raise
-        lifecycle.become_running(call, ref, target, paused=paused)
+        lifecycle.become_running(call, ref, target, paused=paused, reserved=True)
 
 
 @handler("VM.start")
@@ -123,10 +125,16 @@ async def pool_migrate(call: Call, vm: str, host: str, options: dict[str, str]) 
         if host != source:
             lifecycle.assert_can_run_on(call, vm, rec, host)
         call.db.update("VM", vm, scheduled_to_be_resident_on=host)
-        await call.work(call.pool.timing.delay("vm_migrate"))
+        reserved = lifecycle.reserve_memory(call, vm, host)
+        try:
+            await call.work(call.pool.timing.delay("vm_migrate"))
+        except BaseException:
+            lifecycle.release_memory(call, host, reserved)
+            call.db.update("VM", vm, scheduled_to_be_resident_on=NULL_REF)
+            raise
         paused = call.db.get("VM", vm)["power_state"] == "Paused"
         lifecycle.become_halted(call, vm)
-        lifecycle.become_running(call, vm, host, paused=paused)
+        lifecycle.become_running(call, vm, host, paused=paused, reserved=True)
 
 
 @handler("VM.power_state_reset")
