@@ -25,45 +25,20 @@ REPO = Path(__file__).resolve().parents[2]
 # Run without the venv: nothing from the development environment may leak into the binary.
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 
-# systemd's MemoryDenyWriteExecute=yes as systemd 252 (Debian 12) installs it: a seccomp filter
-# refusing (EPERM) mmap(PROT_WRITE|PROT_EXEC), mprotect/pkey_mprotect(PROT_EXEC), shmat(SHM_EXEC).
-# Newer systemd uses prctl(PR_SET_MDWE), which is more lenient (it allows mprotect(PROT_EXEC) of
-# a mapping that was already executable), so passing this one passes both. Installed through
-# libseccomp (a dependency of systemd) by a tiny wrapper that then execs the binary.
-MDWE_WRAPPER = """
-import ctypes, errno, os, sys
-
-class ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
-
-lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-lib.seccomp_init.restype = ctypes.c_void_p
-lib.seccomp_init.argtypes = [ctypes.c_uint32]
-lib.seccomp_rule_add_array.argtypes = [
-    ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCmp)]
-lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-lib.seccomp_load.argtypes = [ctypes.c_void_p]
-ALLOW, DENY, MASKED_EQ = 0x7FFF0000, 0x00050000 | errno.EPERM, 7
-PROT_WRITE, PROT_EXEC, SHM_EXEC = 2, 4, 0o100000
-ctx = lib.seccomp_init(ALLOW)
-for name, mask, value in [("mmap", PROT_WRITE | PROT_EXEC, PROT_WRITE | PROT_EXEC),
-                          ("mprotect", PROT_EXEC, PROT_EXEC),
-                          ("pkey_mprotect", PROT_EXEC, PROT_EXEC),
-                          ("shmat", SHM_EXEC, SHM_EXEC)]:
-    nr = lib.seccomp_syscall_resolve_name(name.encode())
-    cmp = ArgCmp(2, MASKED_EQ, mask, value)
-    if lib.seccomp_rule_add_array(ctx, DENY, nr, 1, ctypes.byref(cmp)) != 0:
-        sys.exit("seccomp rule failed: " + name)
-if lib.seccomp_load(ctx) != 0:
-    sys.exit("seccomp_load failed")
-os.execv(sys.argv[1], sys.argv[1:])
-"""
+UNIT = REPO / "systemd" / "xo-server.service"
 
 
-def mdwe(command: list[str]) -> list[str]:
-    """`command` run under the MemoryDenyWriteExecute filter."""
-    return [sys.executable, "-c", MDWE_WRAPPER, *command]
+def sandboxed(command: list[str]) -> list[str]:
+    """`command` under the seccomp filters systemd would install for xo-server.service
+    (SystemCallFilter=, MemoryDenyWriteExecute=): see appliance/sandbox_exec.py."""
+    return [
+        sys.executable,
+        str(REPO / "appliance" / "sandbox_exec.py"),
+        "--unit",
+        str(UNIT),
+        "--",
+        *command,
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -105,20 +80,29 @@ def test_selfcheck_finds_every_import_native_extension_and_data_file(binary: Pat
     assert report["data_files"] == resources.data_files()
 
 
-def test_selfcheck_passes_under_memory_deny_write_execute(binary: Path) -> None:
-    # argon2 (cffi), cryptography (Rust), sqlite3 and the bootloader's own loading, all under
-    # the filter: the unit can keep MemoryDenyWriteExecute=yes.
-    result = run(mdwe([str(binary), "selfcheck"]))
+def test_selfcheck_passes_in_the_units_sandbox(binary: Path) -> None:
+    # argon2 (cffi), cryptography (Rust), sqlite3, ssl and the bootloader's own loading under
+    # the unit's SystemCallFilter and MemoryDenyWriteExecute: the unit can keep both.
+    result = run(sandboxed([str(binary), "selfcheck"]))
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["failures"] == {}
 
 
-def test_the_filter_really_refuses_writable_executable_memory() -> None:
-    # The wrapper is only evidence if it bites: a W+X mapping must fail under it.
-    probe = "import mmap; mmap.mmap(-1, 4096, prot=7)"
-    result = run(mdwe([sys.executable, "-c", probe]))
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "import mmap; mmap.mmap(-1, 4096, prot=7)",  # MemoryDenyWriteExecute: W+X mapping
+        "import os; os.setuid(0)",  # SystemCallFilter=~@privileged
+        "import os; os.setpriority(os.PRIO_PROCESS, 0, 5)",  # SystemCallFilter=~@resources
+    ],
+)
+def test_the_sandbox_really_refuses_what_the_unit_forbids(probe: str) -> None:
+    # The sandboxed runs are only evidence if the sandbox bites.
+    result = run(sandboxed([sys.executable, "-c", probe]))
     assert result.returncode != 0
     assert "PermissionError" in result.stderr
+    allowed = run([sys.executable, "-c", "import mmap; mmap.mmap(-1, 4096, prot=5)"])
+    assert allowed.returncode == 0
 
 
 def test_no_bundled_library_needs_an_executable_stack_or_text_relocations(

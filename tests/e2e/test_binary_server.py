@@ -4,7 +4,7 @@
   `xo-server` name (argv[0] dispatch), and the running program has no writable+executable
   memory (what MemoryDenyWriteExecute=yes needs);
 - the sd_notify protocol over a unix datagram socket, with WATCHDOG_PID set the way systemd
-  sets it (to the main PID: the one-file bootloader), under the MemoryDenyWriteExecute filter:
+  sets it (to the main PID: the one-file bootloader), in the unit's seccomp sandbox:
   READY=1 only once the port accepts, WATCHDOG=1 keeps coming, SIGTERM gives STOPPING=1, a 1001
   close on a connected WebSocket and exit status 0.
 """
@@ -36,36 +36,8 @@ LISTENING = re.compile(rb"listening on (http://\S+)")
 START_TIMEOUT = 60  # a cold binary build is done by the fixture; this is start-up only
 STOP_TIMEOUT = 30  # TimeoutStopSec of the unit
 
-# See tests/e2e/test_binary.py: systemd 252's MemoryDenyWriteExecute seccomp filter.
-MDWE_WRAPPER = """
-import ctypes, errno, os, sys
-
-class ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
-
-lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-lib.seccomp_init.restype = ctypes.c_void_p
-lib.seccomp_init.argtypes = [ctypes.c_uint32]
-lib.seccomp_rule_add_array.argtypes = [
-    ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCmp)]
-lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-lib.seccomp_load.argtypes = [ctypes.c_void_p]
-ALLOW, DENY, MASKED_EQ = 0x7FFF0000, 0x00050000 | errno.EPERM, 7
-PROT_WRITE, PROT_EXEC, SHM_EXEC = 2, 4, 0o100000
-ctx = lib.seccomp_init(ALLOW)
-for name, mask, value in [("mmap", PROT_WRITE | PROT_EXEC, PROT_WRITE | PROT_EXEC),
-                          ("mprotect", PROT_EXEC, PROT_EXEC),
-                          ("pkey_mprotect", PROT_EXEC, PROT_EXEC),
-                          ("shmat", SHM_EXEC, SHM_EXEC)]:
-    nr = lib.seccomp_syscall_resolve_name(name.encode())
-    cmp = ArgCmp(2, MASKED_EQ, mask, value)
-    if lib.seccomp_rule_add_array(ctx, DENY, nr, 1, ctypes.byref(cmp)) != 0:
-        sys.exit("seccomp rule failed: " + name)
-if lib.seccomp_load(ctx) != 0:
-    sys.exit("seccomp_load failed")
-os.execv(sys.argv[1], sys.argv[1:])
-"""
+UNIT = REPO / "systemd" / "xo-server.service"
+SANDBOX = REPO / "appliance" / "sandbox_exec.py"  # the unit's seccomp filters, without systemd
 
 # The real xo-lib from npm (CommonJS): sign in, then list VMs, waiting for the demo pools'
 # objects to arrive through the `all` notifications rather than polling on a timer.
@@ -224,9 +196,11 @@ def port_accepts(url: str) -> bool:
 
 
 def notified_server_command(binary: Path, datadir: Path) -> list[str]:
-    """The binary as systemd starts it: WATCHDOG_PID is the main PID (`exec` keeps the shell's
-    pid through the MemoryDenyWriteExecute wrapper to the binary's bootloader)."""
-    program = [sys.executable, "-c", MDWE_WRAPPER, str(binary), *server_command(binary, datadir)]
+    """The binary as systemd starts it: in the unit's sandbox (SystemCallFilter=,
+    MemoryDenyWriteExecute=), WATCHDOG_PID the main PID (`exec` keeps the shell's pid through
+    the sandbox to the binary's bootloader)."""
+    sandbox = [sys.executable, str(SANDBOX), "--unit", str(UNIT), "--"]
+    program = [*sandbox, str(binary), *server_command(binary, datadir)]
     return ["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$@"', "sh", *program]
 
 
