@@ -348,3 +348,19 @@ async def test_concurrent_starts_cannot_overcommit_a_host(xapi: Client) -> None:
     failed = next(t for t in tasks if db.get("task", t)["status"] == "failure")
     assert db.get("task", failed)["error_info"][0] == "HOST_NOT_ENOUGH_FREE_MEMORY"
     assert db.get("host_metrics", db.get("host", host)["metrics"])["memory_free"] == 2 << 30
+
+
+async def test_host_evacuate_moves_guests_away(xapi: Client) -> None:
+    db = xapi.pool.db
+    shared = db.get("pool", xapi.pool.pool_ref)["default_SR"]
+    for vdi, rec in list(db.all("VDI").items()):
+        if not db.get("SR", rec["SR"])["shared"]:
+            db.update("VDI", vdi, SR=shared)
+    source, other = xapi.pool.host_refs
+    guests = [v for v in db.get("host", source)["resident_VMs"] if not db.get("VM", v)["is_control_domain"]]
+    assert guests
+    await xapi("host.disable", source)
+    await xapi("host.evacuate", source)
+    assert [v for v in db.get("host", source)["resident_VMs"] if not db.get("VM", v)["is_control_domain"]] == []
+    for vm in guests:
+        assert db.get("VM", vm)["resident_on"] == other and db.get("VM", vm)["power_state"] == "Running"

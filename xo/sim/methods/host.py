@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 from xo.formats.xmlrpc import DateTime
+from xo.sim import lifecycle
 from xo.sim.errors import XapiFailure
 from xo.sim.methods.registry import Call, handler
+from xo.sim.methods.vm import pool_migrate
 
 
 @handler("host.get_servertime", "host.get_server_localtime")
@@ -54,3 +56,41 @@ async def shutdown(call: Call, host: str) -> None:
 async def restart_agent(call: Call, host: str) -> None:
     rec = call.db.get("host", host)
     call.db.update("host", host, other_config={**rec["other_config"], "agent_start_time": f"{time.time():.0f}."})
+
+
+@handler("host.evacuate")
+async def evacuate(call: Call, host: str, network: str = "OpaqueRef:NULL", batch_size: int = 0) -> None:
+    """Live-migrate every guest resident on ``host`` to the other hosts (HOST_NOT_ENOUGH_FREE_MEMORY
+    / NO_HOSTS_AVAILABLE when one cannot go anywhere)."""
+    call.db.get("host", host)
+    guests = [
+        vm for vm in call.db.get("host", host)["resident_VMs"]
+        if not call.db.get("VM", vm)["is_control_domain"]
+    ]  # fmt: skip
+    plan: list[tuple[str, str]] = []
+    for vm in guests:
+        rec = call.db.get("VM", vm)
+        target = _other_host(call, vm, rec, host)
+        plan.append((vm, target))
+    for n, (vm, target) in enumerate(plan):
+        await pool_migrate(call, vm, target, {"live": "true"})
+        if call.task != "OpaqueRef:NULL":
+            call.pool.tasks.set_progress(call.task, (n + 1) / len(plan))
+
+
+def _other_host(call: Call, vm: str, rec: dict, source: str) -> str:
+    best, best_free, error = None, -1, None
+    for candidate in call.db.all("host"):
+        if candidate == source:
+            continue
+        try:
+            lifecycle.assert_can_run_on(call, vm, rec, candidate)
+        except XapiFailure as failure:
+            error = failure
+            continue
+        free = lifecycle.host_free_memory(call, candidate)
+        if free > best_free:
+            best, best_free = candidate, free
+    if best is None:
+        raise error or XapiFailure("NO_HOSTS_AVAILABLE")
+    return best
