@@ -361,7 +361,7 @@ async def run_all() -> None:
     small = quick()
     size = env_int("BENCH_SIM_DISK_MIB", 64 if small else 2048) * MiB
     vms = env_int("BENCH_SIM_VMS", 1000 if small else 10_000)
-    http_changes = env_int("BENCH_SIM_HTTP_CHANGES", 50 if small else 1000)
+    http_changes = env_int("BENCH_SIM_HTTP_CHANGES", 50 if small else 200)
     print_table(f"sim exports over loopback ({size / GiB:.2f} GiB disk)", await bench_exports(size))
     print_table(
         f"sim event.from fan-out ({vms} VMs, {SUBSCRIBERS} subscribers)",
