@@ -25,6 +25,7 @@ from xo.api.errors import not_implemented
 from xo.api.new_objects import new_object_id
 from xo.api.registry import Namespace
 from xo.api.xapi_access import xapi_of
+from xo.auth.related import on_link, operate_disk_srs
 from xo.xapi.errors import XapiError, XapiException
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ async def _finish_copy(ctx: CallContext, xapi: Any, vm: dict[str, Any], new_ref:
         "full_copy": {"type": "boolean"},
     },
     resolve={"vm": ("id", _ANY_VM, "administrate")},
+    requires=operate_disk_srs("vm"),  # the new disks are made on the same SRs
     description="clone a VM (fast clone, or full copy of its disks)",
 )
 async def clone(ctx: CallContext, *, vm: dict[str, Any], name: str, full_copy: bool) -> str:
@@ -100,6 +102,7 @@ async def clone(ctx: CallContext, *, vm: dict[str, Any], name: str, full_copy: b
         "sr": {"type": "string"},
     },
     resolve={"vm": ("vm", _ANY_VM, "administrate"), "sr": ("sr", "SR", "operate")},
+    requires=operate_disk_srs("vm"),  # the disks are read (and snapshotted) there
     description="copy a VM and its disks to an SR",
 )
 async def copy(
@@ -135,6 +138,7 @@ async def _nosnap_vdis(xapi: Any, vm_ref: str) -> list[str]:
         "saveMemory": {"type": "boolean", "optional": True},
     },
     resolve={"vm": ("id", "VM", "operate")},
+    requires=operate_disk_srs("vm"),  # the snapshot's disks are made on the same SRs
     description="snapshot a VM (with its memory when saveMemory); returns the snapshot's id",
 )
 async def snapshot(
@@ -173,6 +177,7 @@ async def snapshot(
 @api.method(
     params={"snapshot": {"type": "string"}},
     resolve={"snapshot": ("snapshot", "VM-snapshot", "view")},
+    requires=on_link("snapshot", "$snapshot_of", "operate"),  # reverting changes that VM
     description="revert a VM to one of its snapshots",
 )
 async def revert(ctx: CallContext, *, snapshot: dict[str, Any]) -> None:

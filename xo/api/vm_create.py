@@ -35,6 +35,7 @@ from xo.api.vm_copies import copy_vm
 from xo.api.vm_delete import destroy_vm
 from xo.api.vm_set import apply_vm_edit
 from xo.api.xapi_access import xapi_of
+from xo.auth.related import on_link
 from xo.xapi.errors import XapiError, XapiException
 
 log = logging.getLogger(__name__)
@@ -279,8 +280,9 @@ async def _build(ctx: CallContext, xapi: Any, vm: str, template: dict, params: d
 @api.method(
     params=CREATE_PARAMS,
     # XO resolves the template without a right and checks `administrate` on its pool in the
-    # body; ours is checked on the template, which inherits its pool's rights (documented).
+    # body; here both are declared (a pool right also covers its templates).
     resolve={"template": ("template", "VM-template", "administrate")},
+    requires=on_link("template", "$pool", "administrate"),
     description="creates a new VM from a template; returns its id",
 )
 async def create(ctx: CallContext, *, template: dict[str, Any], **params: Any) -> str:
