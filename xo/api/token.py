@@ -69,7 +69,7 @@ def _selected(
     tokens: list[Token], ids: list[str] | None, pattern: dict[str, Any] | None
 ) -> list[Token]:
     wanted = set(ids or ())
-    matches = compile_filter(pattern) if pattern else None
+    matches = compile_filter(pattern) if pattern is not None else None
     return [t for t in tokens if t.id in wanted or (matches is not None and matches(t.public()))]
 
 
