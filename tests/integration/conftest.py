@@ -1,4 +1,5 @@
-"""Fixtures that run xapi-sim on real sockets (127.0.0.1, ephemeral ports) for integration tests.
+"""Fixtures that run xapi-sim on real sockets (one loopback IP per host, 127.0.0.1, 127.0.0.2...,
+all on one ephemeral port) for integration tests.
 
 Stable interface (other suites rely on these names):
 

@@ -47,13 +47,22 @@ async def test_cli_prints_one_json_line_per_pool_and_exits_0_on_sigterm() -> Non
             assert set(pool) == {"pool", "master", "hosts", "username", "password"}
             assert len(pool["hosts"]) == 2
             assert pool["master"] in pool["hosts"]
-            assert all(url.startswith("http://127.0.0.1:") for url in pool["hosts"])
-        ports = {url.rsplit(":", 1)[1] for pool in pools for url in pool["hosts"]}
-        assert len(ports) == 4  # every host on its own port
+        # every host on its own loopback IP (pool index in the third byte), all on one port
+        hosts = [url.rsplit(":", 1) for pool in pools for url in pool["hosts"]]
+        assert [ip for ip, _ in hosts] == [
+            "http://127.0.0.1", "http://127.0.0.2", "http://127.0.1.1", "http://127.0.1.2"
+        ]  # fmt: skip
+        assert len({port for _, port in hosts}) == 1
         session = await trio.to_thread.run_sync(
             _login, pools[0]["master"], pools[0]["username"], pools[0]["password"]
         )
         assert session.startswith("OpaqueRef:")
+        # a slave answers HOST_IS_SLAVE with the master's bare IP, as a real host does
+        slave = next(url for url in pools[0]["hosts"] if url != pools[0]["master"])
+        reply = await trio.to_thread.run_sync(
+            lambda: xmlrpc.client.ServerProxy(slave).session.login_with_password("root", "x")
+        )
+        assert reply["ErrorDescription"] == ["HOST_IS_SLAVE", "127.0.0.1"]
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
             code = await process.wait()
@@ -64,8 +73,8 @@ async def test_cli_prints_one_json_line_per_pool_and_exits_0_on_sigterm() -> Non
             await process.wait()
 
 
-async def test_cli_consecutive_ports_from_port_option_and_sigint() -> None:
-    # find a free range: bind an ephemeral port, release it, and hope the next two are free too
+async def test_cli_port_option_is_every_host_s_port_and_sigint() -> None:
+    # find a free port: bind an ephemeral port and release it
     probe = trio.socket.socket()
     await probe.bind(("127.0.0.1", 0))
     first = probe.getsockname()[1]
@@ -75,7 +84,7 @@ async def test_cli_consecutive_ports_from_port_option_and_sigint() -> None:
         with trio.fail_after(START_TIMEOUT):
             (line,) = await _read_lines(process.stdout, 1)
         pool = json.loads(line)
-        assert pool["hosts"] == [f"http://127.0.0.1:{first}", f"http://127.0.0.1:{first + 1}"]
+        assert pool["hosts"] == [f"http://127.0.0.1:{first}", f"http://127.0.0.2:{first}"]
         process.send_signal(signal.SIGINT)
         with trio.fail_after(30):
             assert await process.wait() == 0

@@ -7,6 +7,7 @@ simulator's server is checked against an independent reading of the protocol.
 from __future__ import annotations
 
 import struct
+from urllib.parse import urlsplit
 
 import pytest
 import trio
@@ -99,12 +100,12 @@ async def _running_vm(xenapi, sim_pool) -> tuple[str, dict]:
 async def _connect(
     url: str, target: str, session: str, *, cookie: bool
 ) -> tuple[trio.abc.Stream, bytes]:
-    port = int(url.rsplit(":", 1)[1])
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    parts = urlsplit(url)
+    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
     if cookie:
-        head = f"CONNECT /console?{target} HTTP/1.0\r\nHost: 127.0.0.1\r\nCookie: session_id={session}\r\n\r\n"
+        head = f"CONNECT /console?{target} HTTP/1.0\r\nHost: {parts.netloc}\r\nCookie: session_id={session}\r\n\r\n"
     else:
-        head = f"CONNECT /console?{target}&session_id={session} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        head = f"CONNECT /console?{target}&session_id={session} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n"
     await stream.send_all(head.encode())
     answer = b""
     while b"\r\n\r\n" not in answer:

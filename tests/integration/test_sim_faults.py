@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import xmlrpc.client
+from urllib.parse import urlsplit
 
 import pytest
 import trio
@@ -22,9 +23,9 @@ async def _login(url: str, pool) -> dict:
 
 
 async def _refused(url: str) -> bool:
-    port = int(url.rsplit(":", 1)[1])
+    ip, port = urlsplit(url).hostname, urlsplit(url).port
     try:
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        stream = await trio.open_tcp_stream(ip, port)
     except OSError:
         return True
     await stream.aclose()
@@ -33,8 +34,8 @@ async def _refused(url: str) -> bool:
 
 async def test_stopped_host_refuses_connections_and_restarts_on_the_same_port(sim, sim_pool):
     url = sim_pool.host_urls[1]
-    port = int(url.rsplit(":", 1)[1])
-    open_conn = await trio.open_tcp_stream("127.0.0.1", port)
+    ip, port = urlsplit(url).hostname, urlsplit(url).port
+    open_conn = await trio.open_tcp_stream(ip, port)
     await sim.stop_host(1)
     assert await _refused(url)
     with trio.fail_after(5):  # the connection that was open is closed too
@@ -67,7 +68,7 @@ async def test_promote_makes_old_master_answer_host_is_slave(sim, sim_pool):
     await sim.promote(2)
     assert sim_pool.master_url == new
     answer = await _login(old, sim_pool)
-    assert answer["ErrorDescription"] == ["HOST_IS_SLAVE", new.split("://")[1]]
+    assert answer["ErrorDescription"] == ["HOST_IS_SLAVE", urlsplit(new).hostname]
     assert (await _login(new, sim_pool))["Status"] == "Success"
 
 
@@ -75,10 +76,10 @@ async def test_cut_event_connections_drops_a_blocked_event_from(sim, sim_pool):
     session = (await _login(sim_pool.master_url, sim_pool))["Value"]
     # `from` is a Python keyword: event.from is called with hand-built requests
     body = xmlrpc.client.dumps((session, ["vm"], "", 60.0), "event.from")
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
 
     def blocking_event_from(first_token: str) -> str:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection(ip, port, timeout=30)
         conn.request(
             "POST",
             "/",
@@ -91,7 +92,7 @@ async def test_cut_event_connections_drops_a_blocked_event_from(sim, sim_pool):
         return "answered"
 
     def first_token() -> str:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection(ip, port, timeout=30)
         conn.request("POST", "/", body=body)
         (value,), _ = xmlrpc.client.loads(conn.getresponse().read())
         return value["Value"]["token"]
@@ -119,8 +120,8 @@ async def test_invalidate_sessions(sim, sim_pool):
 
 async def _post_fault(url: str, command: dict) -> tuple[int, dict]:
     def post() -> tuple[int, dict]:
-        port = int(url.rsplit(":", 1)[1])
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        ip, port = urlsplit(url).hostname, urlsplit(url).port
+        conn = http.client.HTTPConnection(ip, port, timeout=30)
         conn.request(
             "POST",
             "/sim/faults",
@@ -207,10 +208,10 @@ async def test_stopping_a_host_mid_export_closes_the_stream_and_fails_the_task(
     )  # fmt: skip
     task = await xenapi.call("task.create", "export", "")
     sim.set_bandwidth(1 << 20)  # slow enough to be cut in the middle
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     received = 0
     with trio.fail_after(30):
-        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        async with await trio.open_tcp_stream(ip, port) as stream:
             await stream.send_all(
                 f"GET /export?session_id={session}&ref={vm}&task_id={task} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
             )

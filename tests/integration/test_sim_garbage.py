@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import xmlrpc.client
+from urllib.parse import urlsplit
 
 import trio
 import XenAPI
@@ -22,9 +23,9 @@ async def _still_serving(sim_pool, http_request) -> None:
 
 async def _raw_exchange(url: str, data: bytes, *, read_timeout: float = 5) -> bytes:
     """Send raw bytes, return everything the host answered before closing (or going quiet)."""
-    port = int(url.rsplit(":", 1)[1])
+    ip, port = urlsplit(url).hostname, urlsplit(url).port
     received = b""
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+    async with await trio.open_tcp_stream(ip, port) as stream:
         try:
             await stream.send_all(data)
         except trio.BrokenResourceError:
@@ -104,17 +105,17 @@ async def test_bad_request_lines_and_headers(sim_pool, http_request):
 
 
 async def test_client_vanishing_mid_request_does_not_hurt_others(sim_pool, http_request):
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     for partial in (b"POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n<method", b"POST / HT"):
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        stream = await trio.open_tcp_stream(ip, port)
         await stream.send_all(partial)
         await stream.aclose()
     await _still_serving(sim_pool, http_request)
 
 
 async def test_slow_garbage_connections_do_not_block_good_clients(sim_pool, http_request):
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
-    idle = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(20)]
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
+    idle = [await trio.open_tcp_stream(ip, port) for _ in range(20)]
     try:
         for stream in idle:
             await stream.send_all(b"POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n<")
@@ -126,7 +127,7 @@ async def test_slow_garbage_connections_do_not_block_good_clients(sim_pool, http
 
 
 async def test_truncated_uploads_fail_their_task_and_create_nothing(sim_pool, http_request, xenapi):
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     session = xenapi.session._session
     db = sim_pool.pool.db
     vdi = next(ref for ref, r in db.all("VDI").items() if db.get("SR", r["SR"])["shared"])
@@ -139,7 +140,7 @@ async def test_truncated_uploads_fail_their_task_and_create_nothing(sim_pool, ht
         head = f"PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
         answer = b""
         with trio.fail_after(10):
-            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            async with await trio.open_tcp_stream(ip, port) as stream:
                 await stream.send_all(head.encode() + b"\x00\x01" * 500)
                 while b"\r\n\r\n" not in answer:
                     answer += await stream.receive_some(4096)

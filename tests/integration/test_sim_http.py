@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xmlrpc.client
+from urllib.parse import urlsplit
 
 import trio
 
@@ -142,8 +143,8 @@ async def test_unknown_get_path_is_404(sim_pool, http_request):
 
 
 async def test_keep_alive_serves_many_requests_on_one_connection(sim_pool):
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
+    stream = await trio.open_tcp_stream(ip, port)
     body = _xml_call("session.login_with_password", sim_pool.username, sim_pool.password)
     request = (
         f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -162,13 +163,13 @@ async def test_keep_alive_serves_many_requests_on_one_connection(sim_pool):
 
 
 async def test_pipelined_requests_are_answered_in_order(sim_pool):
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     bodies = [_xml_call("system.isAlive", f"probe-{i}") for i in range(3)]
     raw = b"".join(
         f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(b)}\r\n\r\n".encode() + b
         for b in bodies
     )
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+    async with await trio.open_tcp_stream(ip, port) as stream:
         await stream.send_all(raw)
         received = b""
         with trio.fail_after(10):

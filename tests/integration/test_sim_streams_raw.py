@@ -7,7 +7,7 @@ import base64
 import json
 import random
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import trio
 import XenAPI
@@ -296,14 +296,14 @@ async def test_raw_upload_of_unknown_length_keeps_data_and_reports_io_error(
     session = xenapi.session._session
     vdi = await _import_new_vdi(http_request, sim_pool, session, bytes(3 * MiB))
     data = _content(3 * MiB, seed=11)
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     head = (
         f"PUT /import_raw_vdi/?session_id={session}&vdi={vdi} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Length: 1125899906842624\r\n\r\n"
     )
     answer = b""
     with trio.fail_after(20):
-        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        async with await trio.open_tcp_stream(ip, port) as stream:
             await stream.send_all(head.encode() + data)
             await stream.send_eof()
             while chunk := await stream.receive_some(65536):

@@ -9,7 +9,7 @@ import io
 import tarfile
 import tracemalloc
 import xmlrpc.client
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import trio
@@ -275,12 +275,12 @@ async def test_empty_probe_put_is_harmless(xenapi, sim_pool, http_request):
 async def test_import_with_1_pib_content_length_and_early_close(xenapi, sim_pool, http_request):
     """What XO does when it does not know the size: announce 1 PiB, send, close."""
     xva = await _good_xva(xenapi, sim_pool, http_request)
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     params = urlencode({"session_id": xenapi.session._session, "sr_id": _default_sr(sim_pool)})
     head = f"PUT /import/?{params} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1125899906842624\r\n\r\n"
     answer = b""
     with trio.fail_after(30):
-        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        async with await trio.open_tcp_stream(ip, port) as stream:
             await stream.send_all(head.encode() + xva)
             await stream.send_eof()
             while chunk := await stream.receive_some(65536):
@@ -337,13 +337,13 @@ async def test_truncate_next_export_fault_cuts_the_stream(sim, xenapi, sim_pool,
 async def test_bandwidth_fault_slows_exports_and_the_vm_shows_the_export(sim, xenapi, sim_pool):
     session = xenapi.session._session
     vm = await _halted_vm_on_shared_storage(xenapi)
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     sim.set_bandwidth(16 * MiB)
     received = 0
     seen_operation = False
     start = trio.current_time()
     with trio.fail_after(60):
-        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        async with await trio.open_tcp_stream(ip, port) as stream:
             await stream.send_all(
                 f"GET /export?session_id={session}&ref={vm} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
             )
@@ -370,12 +370,12 @@ async def test_a_100_gib_vm_exports_in_flat_memory(xenapi, sim_pool):
         if vdi != "OpaqueRef:NULL"
     )
     await xenapi.call("VDI.resize", disk, str(100 * GiB))
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     received = 0
     tracemalloc.start()
     try:
         with trio.fail_after(60):
-            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            async with await trio.open_tcp_stream(ip, port) as stream:
                 await stream.send_all(
                     f"GET /export?session_id={session}&ref={vm} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
                 )
@@ -393,9 +393,9 @@ async def test_cancelling_the_task_stops_an_export(sim, xenapi, sim_pool):
     vm = await _halted_vm_on_shared_storage(xenapi)
     task = await xenapi.call("task.create", "export to cancel", "")
     sim.set_bandwidth(2 * MiB)
-    port = int(sim_pool.master_url.rsplit(":", 1)[1])
+    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     with trio.fail_after(30):
-        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        async with await trio.open_tcp_stream(ip, port) as stream:
             request = f"GET /export?session_id={session}&ref={vm}&task_id={task} HTTP/1.1\r\nHost: x\r\n\r\n"
             await stream.send_all(request.encode())
             await stream.receive_some(65536)

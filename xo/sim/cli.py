@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xo-sim",
         description=(
             "Serve simulated XenServer / XCP-ng pools (XAPI over XML-RPC and JSON-RPC, events, "
-            "VM import/export, disks, consoles). Each host listens on its own port. When ready, "
+            "VM import/export, disks, consoles). Each host listens on its own loopback IP "
+            "(127.0.<pool>.<host+1>), all on one port, and its address is that bare IP. When ready, "
             "prints one JSON line per pool on stdout: "
             '{"pool", "master", "hosts", "username", "password"}. Stops on SIGINT/SIGTERM.'
         ),
@@ -55,14 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--host",
         default="127.0.0.1",
         metavar="ADDR",
-        help="address to listen on (default 127.0.0.1)",
+        help=(
+            "base address (default 127.0.0.1): on 127.0.0.0/8 each host gets its own IP from it, "
+            "all on one port; any other address serves each host on its own port of it"
+        ),
     )
     parser.add_argument(
         "--port",
         type=int,
         default=0,
         metavar="P",
-        help="first port; hosts use consecutive ports (default 0 = ephemeral ports)",
+        help=(
+            "the port every host listens on (default 0 = a free one); with a non-loopback "
+            "--host, the first of consecutive ports"
+        ),
     )
     parser.add_argument(
         "--tls", action="store_true", help="serve HTTPS with a self-signed certificate"

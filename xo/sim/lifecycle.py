@@ -193,7 +193,7 @@ def become_running(
             current_domain_type="hvm" if vm_ops.is_hvm(vm) else "pv",
         )
     _set_devices_attached(call, vm, True)
-    create_consoles(db, ref, host, call.pool.url_scheme)
+    create_consoles(db, ref, host, call.pool.url_scheme, call.pool.host_netloc(host))
     if vm["guest_metrics"] == NULL_REF:
         pv = vm["other_config"].get(NO_PV_DRIVERS_KEY) != "true"
         gm = create_guest_metrics(db, _os_version(call, vm), _guest_ip(call, vm), now=stamp, pv_drivers=pv)

@@ -68,8 +68,9 @@ class SimPool:
         self.plugin_locks: dict[tuple[str, str], str] = {}  # (host, plugin) -> running fn
         self.pool_certificates: dict[str, str] = {}  # pool.certificate_install name -> PEM
         # Scheme of console locations: "http" until the network layer serves TLS and calls
-        # set_url_scheme("https") (real hosts serve HTTPS).
+        # set_endpoints("https", ...) (real hosts serve HTTPS).
         self.url_scheme = "http"
+        self.host_netlocs: dict[str, str] = {}  # host ref -> "ip:port" where it listens
         self._nursery: trio.Nursery | None = None
 
     # --- identity -------------------------------------------------------------------------------
@@ -94,25 +95,36 @@ class SimPool:
     def host_address(self, ref: str) -> str:
         return self.db.get("host", ref)["address"]
 
-    def set_host_address(self, ref: str, address: str) -> None:
-        """Set a host's ``address`` (and the console locations that point at it)."""
-        old = self.host_address(ref)
-        self.db.update("host", ref, address=address)
+    def host_netloc(self, ref: str) -> str:
+        """``ip:port`` where the host listens (its ``address`` until the network says more)."""
+        return self.host_netlocs.get(ref) or self.host_address(ref)
+
+    def host_url(self, ref: str) -> str:
+        return f"{self.url_scheme}://{self.host_netloc(ref)}"
+
+    def set_endpoints(self, scheme: str, endpoints: dict[str, tuple[str, str]]) -> None:
+        """Where the hosts are served: ``scheme`` and, per host ref, ``(address, netloc)``.
+
+        ``address`` goes to the host record (a bare IP like xapi's, or ``ip:port``), ``netloc``
+        (``ip:port``) into URLs: console locations (rewritten in one pass) and redirects.
+        """
+        rewrite = {
+            self.host_url(ref): f"{scheme}://{endpoint[1]}" for ref, endpoint in endpoints.items()
+        }
+        self.url_scheme = scheme
+        for ref, (address, netloc) in endpoints.items():
+            self.host_netlocs[ref] = netloc
+            if self.host_address(ref) != address:
+                self.db.update("host", ref, address=address)
         for console_ref, console in list(self.db.all("console").items()):
             location = console["location"]
-            if f"//{old}/" in location:
-                self.db.update(
-                    "console", console_ref, location=location.replace(f"//{old}/", f"//{address}/")
-                )
+            prefix, sep, rest = location.partition("/console")
+            if sep and prefix in rewrite and rewrite[prefix] != prefix:
+                self.db.update("console", console_ref, location=rewrite[prefix] + sep + rest)
 
-    def set_url_scheme(self, scheme: str) -> None:
-        """Set the scheme of console locations (and rewrite the existing ones)."""
-        old, self.url_scheme = self.url_scheme, scheme
-        for console_ref, console in list(self.db.all("console").items()):
-            if console["location"].startswith(f"{old}://"):
-                self.db.update(
-                    "console", console_ref, location=scheme + console["location"][len(old) :]
-                )
+    def set_host_address(self, ref: str, address: str) -> None:
+        """Set one host's ``address`` (also its netloc: ``ip:port`` style addresses)."""
+        self.set_endpoints(self.url_scheme, {ref: (address, address)})
 
     def set_master(self, host_ref: str) -> None:
         self.db.update("pool", self.pool_ref, master=host_ref)

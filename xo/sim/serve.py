@@ -9,8 +9,9 @@ async with open_sim(pools=1, hosts=3, vms=10, timing=Timing.fast()) as sim:
     await sim.promote(1)                               # host 1 is master, host 0 HOST_IS_SLAVE
 ```
 
-Each host of each pool gets its own listener on `host` (default 127.0.0.1), on consecutive ports
-from `port` (0 = ephemeral ports). The same controls are reachable over HTTP on every host
+Each host of each pool gets its own loopback IP (127.0.0.1, 127.0.0.2... for pool 0, 127.0.1.1...
+for pool 1), all on one port, and `host.address` is that bare IP, as on real hosts (see
+`xo.sim.net.addresses`; a non-loopback `bind` falls back to one port per host). The same controls are reachable over HTTP on every host
 (`POST /sim/faults`, JSON, see `RunningSim.apply_fault`).
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 import trio
 
 from xo.sim.console_session import ConsoleSessions
+from xo.sim.net.addresses import bind_shared_port, plan_host_ips
 from xo.sim.net.fault_endpoint import FaultError
 from xo.sim.net.host import HostServer
 from xo.sim.net.tls import server_ssl_context
@@ -269,8 +271,11 @@ async def open_sim(
 ) -> AsyncIterator[RunningSim]:
     """Build (or load) a world, serve every host of every pool, yield a RunningSim.
 
-    `port` is the first port (hosts then take consecutive ports, across pools); 0 picks
-    ephemeral ports. `scenario` loads a JSON scenario file instead of generating; `world` serves
+    `bind` is the base address: on 127.0.0.0/8 every host gets its own IP from it, all on one
+    port (`port`, 0 = a free one) and `host.address` is the bare IP as on real hosts (see
+    `xo.sim.net.addresses`); any other address serves each host on its own port of it
+    (`port` is the first, the next hosts take the following ones; 0 = ephemeral ports) and
+    `host.address` is `ip:port`. `scenario` loads a JSON scenario file instead of generating; `world` serves
     an already built World. Everything stops when the block exits.
     """
     if world is None:
@@ -285,14 +290,21 @@ async def open_sim(
                 flavour=flavour,
                 timing=timing or Timing(),
             )
-    ssl_context = server_ssl_context() if tls else None
+    sizes = [len(sim_pool.host_refs) for sim_pool in world.pools]
+    plan = plan_host_ips(bind, sizes)
+    shared_port = plan is not None
+    prebound: list[list[Any]] = []
+    if plan is not None:
+        port, prebound = await bind_shared_port([ip for ips in plan for ip in ips], port)
+    else:
+        plan = [[bind] * size for size in sizes]
+    ssl_context = server_ssl_context({ip for ips in plan for ip in ips}) if tls else None
     running = RunningSim(world, tls=tls)
+    scheme = "https" if tls else "http"
     async with trio.open_nursery() as nursery:
         next_port = port
         for pool_index, sim_pool in enumerate(world.pools):
             await nursery.start(sim_pool.run)
-            if tls:
-                sim_pool.set_url_scheme("https")
             running_pool = RunningPool(sim_pool)
             consoles = ConsoleSessions()
 
@@ -303,22 +315,26 @@ async def open_sim(
             ) -> dict:
                 return await running.apply_fault(command, default_pool=_index, deferred=deferred)
 
-            for host_ref in sim_pool.host_refs:
+            for host_ref, ip in zip(sim_pool.host_refs, plan[pool_index], strict=True):
                 server = HostServer(
                     sim_pool,
                     host_ref,
-                    bind=bind,
+                    bind=ip,
                     port=next_port,
                     ssl_context=ssl_context,
                     fault_action=fault_action,
                     consoles=consoles,
+                    own_ip=shared_port,
+                    prebound=prebound.pop(0) if prebound else None,
                 )
                 await nursery.start(server.run)
-                sim_pool.set_host_address(host_ref, server.address)
                 running_pool.hosts.append(server)
                 sim_pool.faults.cut_hooks.append(server.cut_long_polls)
-                if next_port:
+                if next_port and not server.own_ip:
                     next_port += 1
+            sim_pool.set_endpoints(
+                scheme, {s.host_ref: (s.address, s.netloc) for s in running_pool.hosts}
+            )
             sim_pool.faults.host_hooks.append(running_pool.on_host_state)
             running.pools.append(running_pool)
         try:

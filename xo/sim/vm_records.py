@@ -19,10 +19,13 @@ def console_location(scheme: str, address: str, console_ref: str) -> str:
     return f"{scheme}://{address}/console?ref={console_ref}"
 
 
-def create_consoles(db: Database, vm_ref: str, host_ref: str, scheme: str) -> list[str]:
-    """An ``rfb`` console (plus ``vt100`` for PV guests) pointing at the resident host."""
+def create_consoles(
+    db: Database, vm_ref: str, host_ref: str, scheme: str, netloc: str | None = None
+) -> list[str]:
+    """An ``rfb`` console (plus ``vt100`` for PV guests) pointing at the resident host
+    (``netloc``: where it listens, ``ip:port``; its ``address`` by default)."""
     vm = db.get("VM", vm_ref)
-    address = db.get("host", host_ref)["address"]
+    address = netloc or db.get("host", host_ref)["address"]
     protocols = ["rfb"]
     if vm["HVM_boot_policy"] == "" or vm["is_control_domain"]:
         protocols.append("vt100")

@@ -26,6 +26,7 @@ from typing import Any
 import trio
 
 from xo.sim.console_session import ConsoleSessions
+from xo.sim.net.addresses import netloc
 from xo.sim.net.console import ConsoleEndpoint
 from xo.sim.net.export import handle_export
 from xo.sim.net.fault_endpoint import FaultEndpoint
@@ -52,16 +53,21 @@ class HostServer:
         ssl_context: ssl.SSLContext | None = None,
         fault_action: FaultAction | None = None,
         consoles: ConsoleSessions | None = None,
+        own_ip: bool = False,
+        prebound: list[trio.SocketListener] | None = None,
     ) -> None:
+        """`own_ip`: `bind` is this host's own IP (the port is shared with the other hosts), so
+        its `address` is the bare IP as on a real host; otherwise `ip:port`."""
         self.pool = pool
         self.host_ref = host_ref
         self.bind = bind
+        self.own_ip = own_ip
         self.scheme = "https" if ssl_context is not None else "http"
         self.long_polls = LongPollCalls()
         self.consoles = consoles if consoles is not None else ConsoleSessions()
         self.router = self._make_router(fault_action)
         self.listener = RestartableListener(
-            self._serve, host=bind, port=port, ssl_context=ssl_context
+            self._serve, host=bind, port=port, ssl_context=ssl_context, prebound=prebound
         )
 
     @property
@@ -70,12 +76,17 @@ class HostServer:
 
     @property
     def address(self) -> str:
-        """What the host record's `address` holds: where other hosts and clients reach it."""
-        return f"{self.bind}:{self.port}"
+        """What the host record's `address` holds: the bare IP, or `ip:port` (no own IP)."""
+        return self.bind if self.own_ip else self.netloc
+
+    @property
+    def netloc(self) -> str:
+        """`ip:port` where this host listens."""
+        return netloc(self.bind, self.port)
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.address}"
+        return f"{self.scheme}://{self.netloc}"
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         await self.listener.run(task_status=task_status)

@@ -34,8 +34,11 @@ class RestartableListener:
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        prebound: list[trio.SocketListener] | None = None,
     ) -> None:
+        """`prebound`: sockets already listening on `host:port`, served by the first run."""
         self._handler = handler
+        self._prebound = prebound
         self._host = host
         self.port = port
         self._ssl_context = ssl_context
@@ -55,7 +58,10 @@ class RestartableListener:
             while not self._running:
                 await self._changed.wait()
             try:
-                listeners = await trio.open_tcp_listeners(self.port, host=self._host)
+                if self._prebound is not None:
+                    listeners, self._prebound = self._prebound, None
+                else:
+                    listeners = await trio.open_tcp_listeners(self.port, host=self._host)
             except OSError:
                 if not reported:
                     raise  # the first bind: the caller asked for a port it cannot have

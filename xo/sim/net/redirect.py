@@ -25,11 +25,14 @@ def sr_host(pool: Any, sr_ref: str) -> str | None:
 
 
 def redirect_target(pool: Any, host_ref: str, owner_ref: str | None) -> str | None:
-    """The address to redirect to when `owner_ref` is another live host, else None."""
+    """Where to redirect (``ip:port``) when `owner_ref` is another live host, else None.
+
+    xapi writes the owner's bare address (its port is 443); the simulator adds the port its
+    hosts share so that any client can follow the Location.
+    """
     if owner_ref is None or owner_ref == host_ref or owner_ref in pool.faults.host_down:
         return None
-    address = pool.db.get("host", owner_ref).get("address", "")
-    return address or None
+    return pool.host_netloc(owner_ref) or None
 
 
 async def redirect(request: Request, address: str) -> None:
