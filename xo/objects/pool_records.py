@@ -80,34 +80,55 @@ class PoolRecords:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._load(records)
+            self.begin_load()
+            for raw_cls, by_ref in records.items():
+                self.add_records(raw_cls, by_ref)
+            return self.end_load()
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _load(self, records: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, XoObject]:
+    def begin_load(self) -> None:
+        """Start a full load in steps: `add_records` (any number of times), then `end_load`.
+
+        Everything known before is dropped now, so a reload never holds two pools' worth.
+        """
         self._records = {}
         self._objects = {}
         self._pending = {}
         self._owners.clear()
         self._pool_ref = None
-        for raw_cls, by_ref in records.items():
-            cls = canonical_class(raw_cls)
-            if cls is None:
-                continue
-            trim = self._trimmer.trimmer_for(cls)
-            for ref, raw in by_ref.items():
-                ref = _intern_ref(ref)
-                record = trim(raw)
-                self._records[ref] = record
-                if cls == "pool":
-                    self._pool_ref = ref
-                self._owners.update(ref, None, record)
-        ctx = self._context()
-        for ref, record in self._records.items():
-            if record.xapi_class in TRANSFORMS:
-                self._rebuild(ref, ctx, {}, set())
-        objects = self.objects()
+
+    def add_records(self, raw_cls: str, by_ref: Mapping[str, Mapping[str, Any]]) -> None:
+        """Trim and keep some records of one class (full XAPI records by ref). The caller may
+        drop ``by_ref`` right after: nothing refers to it. Unknown classes are ignored."""
+        cls = canonical_class(raw_cls)
+        if cls is None:
+            return
+        trim = self._trimmer.trimmer_for(cls)
+        records = self._records
+        owners = self._owners
+        for ref, raw in by_ref.items():
+            ref = _intern_ref(ref)
+            record = trim(raw)
+            records[ref] = record
+            if cls == "pool":
+                self._pool_ref = ref
+            owners.update(ref, None, record)
+
+    def end_load(self) -> dict[str, XoObject]:
+        """Build every XO object from the records added since `begin_load`; id -> object."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            ctx = self._context()
+            for ref, record in self._records.items():
+                if record.xapi_class in TRANSFORMS:
+                    self._rebuild(ref, ctx, {}, set())
+            objects = self.objects()
+        finally:
+            if was_enabled:
+                gc.enable()
         # Everything just built lives as long as the pool and holds no reference cycle
         # (dicts, lists, tuples, strings): reference counting frees it. Moving it out of the
         # cyclic collector's generations spares the event loop full-heap scans of a million

@@ -27,13 +27,14 @@ from xo.objects.pool_records import PoolRecords
 from xo.objects.store import ObjectStore
 from xo.xapi.client import XapiClient
 from xo.xapi.errors import XapiError, XapiException
-from xo.xapi.events import Event, Records, follow_events
+from xo.xapi.events import Event, follow_events
 from xo.xapi.timeouts import DEFAULT_TIMEOUTS, Timeouts
 from xo.xapi.transport import Transport
 
 from .backoff import Backoff
 from .entry import ServerEntry
 from .errors import PoolAlreadyConnected, PoolSyncError
+from .memory import release_free_memory
 from .status import ServerStatus, State, error_dict
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class PoolConnection:
             self._on_change()
             try:
                 await self.client.login()
-                await follow_events(self.client, self.classes, self._on_load, self._on_batch)
+                await follow_events(self.client, self.classes, self, self._on_batch)
             except (XapiException, PoolAlreadyConnected, PoolSyncError) as exc:
                 self._failed(exc)
                 if is_permanent(exc):
@@ -175,11 +176,29 @@ class PoolConnection:
 
     # -- publishing -----------------------------------------------------------------------------
 
-    async def _on_load(self, records: Records) -> None:
-        self._pools = dict(records.get("pool", {}))
-        self._hosts = {
-            ref: _host_info(r) for ref, r in records.get("host", {}).items() if isinstance(r, dict)
-        }
+    # A full load arrives a slice of records at a time (`follow_events`' LoadTarget): each slice
+    # is trimmed and dropped, so the full records of a class never all exist at once.
+
+    def begin_load(self) -> None:
+        self._loading_pools: dict[str, dict[str, Any]] = {}
+        self._loading_hosts: dict[str, dict[str, Any]] = {}
+        self._records.begin_load()
+
+    def add_records(self, cls: str, records: dict[str, dict[str, Any]]) -> None:
+        if cls == "pool":
+            self._loading_pools.update(records)
+        elif cls == "host":
+            self._loading_hosts.update(
+                (ref, _host_info(r)) for ref, r in records.items() if isinstance(r, dict)
+            )
+        try:
+            self._records.add_records(cls, records)
+        except Exception as exc:
+            log.exception("server %s: full load failed", self.entry.id)
+            raise PoolSyncError(self.entry.id, "records") from exc
+
+    async def end_load(self) -> None:
+        self._pools, self._hosts = self._loading_pools, self._loading_hosts
         pool = next(iter(self._pools.values()), None)
         if not isinstance(pool, dict) or not pool.get("uuid"):
             raise XapiError("INTERNAL_ERROR", ["the pool has no pool object"])
@@ -187,11 +206,13 @@ class PoolConnection:
         self._claim_pool(self.entry.id, pool_id)
         self._pool_id = pool_id
         try:
-            objects = self._records.load(records)
+            objects = self._records.end_load()
             self.objects.replace_pool(self.entry.id, objects)
         except Exception as exc:
             log.exception("server %s: full load failed", self.entry.id)
             raise PoolSyncError(self.entry.id, "records") from exc
+        del objects
+        release_free_memory()
         self._update_addresses()
         self.loads += 1
         self._state = "connected"
@@ -199,7 +220,7 @@ class PoolConnection:
         self.backoff.reset()
         self._attempted.set()
         self._on_change()
-        log.info("server %s: loaded %d objects", self.entry.id, len(objects))
+        log.info("server %s: loaded %d objects", self.entry.id, len(self._records))
 
     async def _on_batch(self, events: list[Event]) -> None:
         members_changed = False

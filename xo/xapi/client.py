@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any
 
 import trio
@@ -32,6 +32,7 @@ from .errors import (
 )
 from .http11 import HttpTransport
 from .origin import Origin
+from .record_slices import decode_record_slices
 from .rpc import (
     JSON_PATH,
     XML_PATH,
@@ -112,7 +113,14 @@ class XapiClient:
 
     # -- the choke point ------------------------------------------------------------------------
 
-    async def _rpc(self, method: str, params: list[Any], origin: Origin | None = None) -> Any:
+    async def _rpc(
+        self,
+        method: str,
+        params: list[Any],
+        origin: Origin | None = None,
+        *,
+        decode_json: Callable[[bytes], Any] = decode_json_response,
+    ) -> Any:
         """One RPC, no session logic. Every call goes through here."""
         origin = origin or self.origin
         timeout = self.timeouts.event_from if method == "event.from" else self.timeouts.call
@@ -120,14 +128,20 @@ class XapiClient:
         try:
             async with self._limiter:
                 with trio.fail_after(timeout if timeout is not None else float("inf")):
-                    return await self._rpc_once(origin, method, params)
+                    return await self._rpc_once(origin, method, params, decode_json)
         except trio.TooSlowError:
             exc: XapiException = XapiTimeout(f"no answer within {timeout} s", origin.netloc)
         except XapiException as error:
             exc = error
         raise annotate(exc, method, params, self.session, trio.current_time() - start)
 
-    async def _rpc_once(self, origin: Origin, method: str, params: list[Any]) -> Any:
+    async def _rpc_once(
+        self,
+        origin: Origin,
+        method: str,
+        params: list[Any],
+        decode_json: Callable[[bytes], Any] = decode_json_response,
+    ) -> Any:
         protocol = self.protocol if origin == self.origin else None
         if protocol != "xml":
             body = encode_json_request(method, params, next(self._ids))
@@ -137,7 +151,7 @@ class XapiClient:
             if is_json_reply(reply.content_type):
                 if origin == self.origin:
                     self.protocol = "json"
-                return decode_json_response(data)
+                return decode_json(data)
             if protocol == "json":
                 raise XapiProtocolError(
                     f"{origin.netloc}: JSON-RPC reply with content-type {reply.content_type!r}"
@@ -153,7 +167,8 @@ class XapiClient:
             raise XapiProtocolError(
                 f"{origin.netloc}: HTTP {reply.status} with content-type {reply.content_type!r}"
             )
-        return decode_xml_response(data)
+        value = decode_xml_response(data)
+        return value if decode_json is decode_json_response else [value]
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -241,16 +256,28 @@ class XapiClient:
 
     async def call(self, method: str, *params: Any) -> Any:
         """``method(session, *params)``; re-logs in once on SESSION_INVALID / HOST_IS_SLAVE."""
+        return await self._call(method, params, decode_json_response)
+
+    async def call_sliced(self, method: str, *params: Any) -> Iterable[dict[str, Any]]:
+        """Like `call`, for a method answering a big map (``<class>.get_all_records``): the
+        map comes as dicts of a few hundred entries, decoded one at a time as they are iterated
+        (:mod:`xo.xapi.record_slices`), so the whole decoded map never exists at once."""
+        result: Iterable[dict[str, Any]] = await self._call(method, params, decode_record_slices)
+        return result
+
+    async def _call(
+        self, method: str, params: tuple[Any, ...], decode_json: Callable[[bytes], Any]
+    ) -> Any:
         session = await self.session_ref()
         generation = self.session_generation
         try:
-            return await self._rpc(method, [session, *params])
+            return await self._rpc(method, [session, *params], decode_json=decode_json)
         except XapiError as error:
             if error.code not in RECOVERABLE:
                 raise
             await self.recover(generation, error)
         session = await self.session_ref()
-        return await self._rpc(method, [session, *params])
+        return await self._rpc(method, [session, *params], decode_json=decode_json)
 
     async def call_once(self, method: str, *params: Any) -> Any:
         """Like `call` but never retried: a new session is opened on SESSION_INVALID /
