@@ -27,10 +27,13 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from .fields import BOOL, FIELDS, FLOAT, INT, MAP, NULL_REF, REF, REFS, STRS, SYM, TEXT, TIME
 from .timestamps import to_timestamp
 
 _intern = sys.intern
+_dumps = orjson.dumps
 
 # The one shared empty map: never mutate it (nor any map found in a record).
 EMPTY_MAP: dict[str, Any] = {}
@@ -49,6 +52,8 @@ class MapInterner:
     MAX_ITEMS = 24
     # A few MB at worst before the table is dropped and rebuilt from what arrives next.
     MAX_ENTRIES = 50_000
+    # Derived values whose JSON is longer than this are mostly unique: not worth a table entry.
+    MAX_SHARED_BYTES = 2048
 
     def __init__(self) -> None:
         self._table: dict[int, Any] = {}
@@ -64,20 +69,23 @@ class MapInterner:
             if not isinstance(value, Mapping):
                 return EMPTY_MAP
             value = dict(value)
+        key_hash = None
+        if len(value) <= self.MAX_ITEMS:
+            try:  # the JSON text tells True from 1 and 2.0 from 2; orjson makes it in C
+                key_hash = hash(_dumps(value))
+            except TypeError:  # non-string keys, huge ints
+                return self.share(_map_with_interned_strings(value))
+            shared = self._table.get(key_hash)
+            if shared is not None and shared.__class__ is dict and shared == value:
+                return shared  # equal JSON hashes and equal values: the same JSON
         try:  # common case, all strings: C-level interning
-            items = tuple(
+            candidate = dict(
                 zip(map(_intern, value.keys()), map(_intern, value.values()), strict=True)
             )
         except TypeError:  # some non-string keys or values (SM features are ints)
             return self.share(_map_with_interned_strings(value))
-        candidate = dict(items)
-        if len(items) > self.MAX_ITEMS:
-            return candidate
-        key_hash = hash(items)
-        shared = self._table.get(key_hash)
-        if shared is not None and shared.__class__ is dict and shared == candidate:
-            return shared  # safe: candidate's values are all strings, which equal only strings
-        self._remember(key_hash, candidate)
+        if key_hash is not None:
+            self._remember(key_hash, candidate)
         return candidate
 
     def share(self, value: Any) -> Any:
@@ -89,13 +97,15 @@ class MapInterner:
         if not value:
             return value
         try:
-            frozen = _frozen(value)
-            key_hash = hash(frozen)
-        except TypeError:  # too big, or nested unhashable values: keep a private copy
+            dumped = _dumps(value)
+        except TypeError:  # not JSON (huge ints...): keep a private copy
             return value
+        if len(dumped) > self.MAX_SHARED_BYTES:
+            return value
+        key_hash = hash(dumped)
         shared = self._table.get(key_hash)
-        # compare frozen images: they tell True from 1 and 2.0 from 2, as JSON does
-        if shared is not None and shared.__class__ is value.__class__ and _frozen(shared) == frozen:
+        # the hash is the JSON text's: equal values with different JSON (True/1) never meet
+        if shared is not None and shared.__class__ is value.__class__ and shared == value:
             return shared
         self._remember(key_hash, value)
         return value
@@ -111,22 +121,6 @@ def _map_with_interned_strings(value: Mapping[Any, Any]) -> dict[str, Any]:
         _intern(str(key)): (_intern(item) if isinstance(item, str) else item)
         for key, item in value.items()
     }
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable image of a small JSON-like value (TypeError when too big or unhashable)."""
-    cls = value.__class__
-    if cls is str or value is None:
-        return value
-    if cls is dict:
-        if len(value) > MapInterner.MAX_ITEMS:
-            raise TypeError("too big to share")
-        return ("d", *[(k, _frozen(v)) for k, v in value.items()])
-    if cls is list:
-        if len(value) > MapInterner.MAX_ITEMS:
-            raise TypeError("too big to share")
-        return ("l", *[_frozen(v) for v in value])
-    return (cls, value)  # tells True from 1 from 1.0
 
 
 # -- conversions for values that do not already have their JSON-RPC type ----------------------

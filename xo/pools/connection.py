@@ -34,7 +34,12 @@ from xo.xapi.transport import Transport
 from .backoff import Backoff
 from .entry import ServerEntry
 from .errors import PoolAlreadyConnected, PoolSyncError
-from .memory import release_free_memory
+from .memory import (
+    TRACEMALLOC_DELAY,
+    release_free_memory,
+    tracemalloc_report_path,
+    write_tracemalloc_report,
+)
 from .status import ServerStatus, State, error_dict
 
 log = logging.getLogger(__name__)
@@ -95,6 +100,7 @@ class PoolConnection:
         self._attempted = trio.Event()  # the first attempt ended (loaded or failed)
         self.first_error: BaseException | None = None
         self.loads = 0  # full loads done (for tests and diagnostics)
+        self._nursery: trio.Nursery | None = None
 
     def __repr__(self) -> str:
         return f"<PoolConnection {self.entry.id} {self._state}>"
@@ -138,6 +144,7 @@ class PoolConnection:
         try:
             with self.cancel_scope:
                 async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
                     nursery.start_soon(self._connect_loop)
         finally:
             self._state = "disconnected"
@@ -213,6 +220,9 @@ class PoolConnection:
             raise PoolSyncError(self.entry.id, "records") from exc
         del objects
         release_free_memory()
+        report = tracemalloc_report_path()
+        if report is not None and self._nursery is not None:
+            self._nursery.start_soon(self._memory_report, report)
         self._update_addresses()
         self.loads += 1
         self._state = "connected"
@@ -221,6 +231,10 @@ class PoolConnection:
         self._attempted.set()
         self._on_change()
         log.info("server %s: loaded %d objects", self.entry.id, len(self._records))
+
+    async def _memory_report(self, path: str) -> None:
+        await trio.sleep(TRACEMALLOC_DELAY)
+        write_tracemalloc_report(path, f"server {self.entry.id} load {self.loads}")
 
     async def _on_batch(self, events: list[Event]) -> None:
         members_changed = False

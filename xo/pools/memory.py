@@ -35,3 +35,34 @@ def release_free_memory() -> bool:
         return False
     _malloc_trim(0)
     return True
+
+
+# Diagnostics: with ``XO_TRACEMALLOC=<file>`` and tracing on (``python -X tracemalloc=1`` or
+# ``PYTHONTRACEMALLOC=1``), the biggest allocation sites are written to <file> some seconds
+# after each full load (once the first clients have been notified).
+TRACEMALLOC_ENV = "XO_TRACEMALLOC"
+TRACEMALLOC_DELAY = 5.0
+
+
+def tracemalloc_report_path() -> str | None:
+    import os
+    import tracemalloc
+
+    path = os.environ.get(TRACEMALLOC_ENV)
+    return path if path and tracemalloc.is_tracing() else None
+
+
+def write_tracemalloc_report(path: str, label: str, top: int = 40) -> None:
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot()
+    current, peak = tracemalloc.get_traced_memory()
+    with open(path, "a") as out:
+        out.write(f"== {label}: traced {current / 1e6:.1f} MB, peak {peak / 1e6:.1f} MB\n")
+        for key in ("filename", "lineno"):
+            out.write(f"-- by {key}\n")
+            for stat in snapshot.statistics(key)[:top]:
+                out.write(f"{stat}\n")
+    log.warning("tracemalloc report written to %s", path)
