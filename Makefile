@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 DATADIR ?= .data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive as independent checkers: qemu-img (VHD), vncsnapshot (a real
-# VNC client for the console), djpeg (to read its JPEG screenshots).
-APT_PACKAGES := qemu-utils vncsnapshot libjpeg-turbo-progs
+# VNC client for the console), djpeg (to read its JPEG screenshots), systemd-analyze (unit checks),
+# binutils (PyInstaller's strip/objdump, readelf in the binary tests).
+APT_PACKAGES := qemu-utils vncsnapshot libjpeg-turbo-progs systemd binutils
 
-.PHONY: run test lint unit bench deps system-deps js-deps clean
+.PHONY: run test lint unit bench deps system-deps js-deps clean binary
 
 run: $(STAMP)
 	$(BIN)/xo-server --demo --datadir $(DATADIR)
@@ -37,13 +38,17 @@ tests/js/node_modules/.installed: tests/js/package-lock.json
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check xo tests bench
+	$(BIN)/ruff check xo tests bench appliance
 
 test: $(STAMP) system-deps js-deps lint
 	$(BIN)/pytest -q
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
+
+# One self-contained executable, dist/xo (PyInstaller, cached by a hash of the sources).
+binary: $(STAMP)
+	appliance/build.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

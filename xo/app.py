@@ -48,6 +48,13 @@ DEMO_SERVERS_SETTING = "demo.server_ids"
 STOP_TIMEOUT = 10.0  # seconds the web server gets to close connections before being cancelled
 
 
+def pools_status(pools: PoolManager) -> str:
+    """systemd ``STATUS=`` text: how many pools are connected."""
+    statuses = pools.statuses().values()
+    connected = sum(status.status == "connected" for status in statuses)
+    return sdnotify.pools_status(connected, len(statuses))
+
+
 def server_version() -> str:
     try:
         return metadata.version("xo")
@@ -106,6 +113,8 @@ class XoServerApp:
         objects = ObjectStore()
         self.objects = objects
         async with trio.open_nursery() as nursery:
+            # Pings come from this loop, so a wedged loop stops them and systemd restarts us.
+            await nursery.start(sdnotify.watchdog_task)
             pools = PoolManager(objects)
             self.pools = pools
             await nursery.start(pools.run)
@@ -144,6 +153,7 @@ class XoServerApp:
             self._announce(bound, default_credentials)
             sdnotify.ready(f"listening on {', '.join(bound)}")
             task_status.started(Ready(bound, default_credentials))
+            nursery.start_soon(sdnotify.status_task, lambda: pools_status(pools))
 
             await self._stop.wait()
             log.info("stopping")
