@@ -36,14 +36,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# Ctrl-C in a terminal reaches both the one-file binary's bootloader and this process, and the
+# bootloader forwards its copy too: two SIGINTs microseconds apart are one request, not "hurry up".
+SAME_REQUEST_WINDOW = 1.0  # seconds
+
+
 async def _stop_on_signals(app: XoServerApp, cancel: trio.CancelScope) -> None:
+    first_at: float | None = None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
+            if first_at is not None and trio.current_time() - first_at < SAME_REQUEST_WINDOW:
+                continue
             if app._stop.is_set():
                 logging.getLogger("xo.server").warning("second signal: stopping now")
                 cancel.cancel()
                 return
             logging.getLogger("xo.server").info("%s: graceful stop", signal.Signals(signum).name)
+            first_at = trio.current_time()
             app.stop()
 
 
