@@ -35,7 +35,9 @@ from .backoff import Backoff
 from .entry import ServerEntry
 from .errors import PoolAlreadyConnected, PoolSyncError
 from .memory import (
+    AFTER_LOAD_TRIM_DELAY,
     TRACEMALLOC_DELAY,
+    install_gc_log,
     release_free_memory,
     tracemalloc_report_path,
     write_tracemalloc_report,
@@ -101,6 +103,7 @@ class PoolConnection:
         self.first_error: BaseException | None = None
         self.loads = 0  # full loads done (for tests and diagnostics)
         self._nursery: trio.Nursery | None = None
+        install_gc_log()
 
     def __repr__(self) -> str:
         return f"<PoolConnection {self.entry.id} {self._state}>"
@@ -220,9 +223,8 @@ class PoolConnection:
             raise PoolSyncError(self.entry.id, "records") from exc
         del objects
         release_free_memory()
-        report = tracemalloc_report_path()
-        if report is not None and self._nursery is not None:
-            self._nursery.start_soon(self._memory_report, report)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._after_load)
         self._update_addresses()
         self.loads += 1
         self._state = "connected"
@@ -232,9 +234,15 @@ class PoolConnection:
         self._on_change()
         log.info("server %s: loaded %d objects", self.entry.id, len(self._records))
 
-    async def _memory_report(self, path: str) -> None:
-        await trio.sleep(TRACEMALLOC_DELAY)
-        write_tracemalloc_report(path, f"server {self.entry.id} load {self.loads}")
+    async def _after_load(self) -> None:
+        # The first clients are told about every new object right after the load (a
+        # notification of tens of MB per client): give those buffers back too.
+        await trio.sleep(AFTER_LOAD_TRIM_DELAY)
+        release_free_memory()
+        report = tracemalloc_report_path()
+        if report is not None:
+            await trio.sleep(TRACEMALLOC_DELAY)
+            write_tracemalloc_report(report, f"server {self.entry.id} load {self.loads}")
 
     async def _on_batch(self, events: list[Event]) -> None:
         members_changed = False

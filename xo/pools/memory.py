@@ -27,6 +27,9 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 
 
 _malloc_trim = _find_malloc_trim()
+# After a full load, the heap is trimmed again this long after (once the first clients have
+# been sent every new object).
+AFTER_LOAD_TRIM_DELAY = 1.0
 
 
 def release_free_memory() -> bool:
@@ -66,3 +69,50 @@ def write_tracemalloc_report(path: str, label: str, top: int = 40) -> None:
             for stat in snapshot.statistics(key)[:top]:
                 out.write(f"{stat}\n")
     log.warning("tracemalloc report written to %s", path)
+
+
+# Diagnostics: ``XO_GC_LOG=1`` logs (warning level) every cyclic GC pass longer than 5 ms,
+# with its generation and the number of objects it could see: the usual cause of event
+# latency spikes in a process holding a million objects.
+GC_LOG_ENV = "XO_GC_LOG"
+GC_LOG_MIN = 0.005
+_gc_started: list[float] = []
+
+
+def install_gc_log() -> None:
+    import gc
+    import os
+    import time
+
+    if not os.environ.get(GC_LOG_ENV) or _gc_started:
+        return
+    _gc_started.append(0.0)
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            _gc_started[0] = time.perf_counter()
+            return
+        elapsed = time.perf_counter() - _gc_started[0]
+        if elapsed >= GC_LOG_MIN:
+            log.warning(
+                "gc generation %d: %.1f ms, %d collected, counts %s, %d frozen",
+                info["generation"], elapsed * 1000, info["collected"], gc.get_count(),
+                gc.get_freeze_count(),
+            )  # fmt: skip
+
+    detail = os.environ.get(GC_LOG_ENV) == "2"
+
+    def on_gc_detail(phase: str, info: dict[str, int]) -> None:
+        on_gc(phase, info)
+        if phase == "stop" and info["generation"] == 2 and detail:
+            import collections
+
+            objects = gc.get_objects()
+            sizes = collections.Counter()
+            for obj in objects:
+                if obj.__class__ in (dict, set, list, frozenset):
+                    sizes[obj.__class__.__name__ + "-entries"] += len(obj)
+            kinds = collections.Counter(type(obj).__name__ for obj in objects)
+            log.warning("tracked %d: %s %s", len(objects), kinds.most_common(8), sizes)
+
+    gc.callbacks.append(on_gc_detail)
