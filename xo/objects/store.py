@@ -32,7 +32,9 @@ class ObjectStore:
     def __init__(self) -> None:
         self._objects: dict[str, XoObject] = {}
         self._by_ref: dict[str, str] = {}  # _xapiRef -> id
-        self._pools: dict[str, set[str]] = {}  # pool_key -> ids
+        # pool_key -> ids, as dict keys: a dict of strings is not tracked by the cyclic GC, a
+        # set always is (and 65,000 entries to visit in every full collection)
+        self._pools: dict[str, dict[str, None]] = {}
         self._subscriptions: set[Subscription] = set()
         self._json: dict[str, bytes] = {}
         self._json_bytes = 0
@@ -119,7 +121,7 @@ class ObjectStore:
 
     def replace_pool(self, pool_key: str, objects: Mapping[str, XoObject]) -> None:
         """Make ``pool_key``'s objects exactly ``objects``; publishes only the differences."""
-        previous = self._pools.get(pool_key, set())
+        previous = self._pools.get(pool_key, {})
         removals = [object_id for object_id in previous if object_id not in objects]
         self._publish(pool_key, objects, removals)
 
@@ -127,7 +129,7 @@ class ObjectStore:
         self, pool_key: str, upserts: Mapping[str, XoObject], removals: Iterable[str]
     ) -> None:
         """Publish one batch of a pool's changes (unchanged upserts are dropped)."""
-        members = self._pools.get(pool_key, set())
+        members = self._pools.get(pool_key, {})
         self._publish(pool_key, upserts, [i for i in removals if i in members and i not in upserts])
 
     def remove_pool(self, pool_key: str) -> None:
@@ -139,24 +141,24 @@ class ObjectStore:
         self, pool_key: str, upserts: Mapping[str, XoObject], removals: Iterable[str]
     ) -> None:
         objects = self._objects
-        members = self._pools.setdefault(pool_key, set())
+        members = self._pools.setdefault(pool_key, {})
         changes: list[Change] = []
         for object_id, obj in upserts.items():
             current = objects.get(object_id)
             if current is obj or current == obj:
-                members.add(object_id)
+                members[object_id] = None
                 continue
             if current is not None:
                 self._forget(object_id, current)
             objects[object_id] = obj
-            members.add(object_id)
+            members[object_id] = None
             ref = obj.get("_xapiRef")
             if ref:
                 self._by_ref[ref] = object_id
             changes.append((object_id, obj, current is not None))
         for object_id in removals:
             current = objects.pop(object_id, None)
-            members.discard(object_id)
+            members.pop(object_id, None)
             if current is None:
                 continue
             self._forget(object_id, current)
