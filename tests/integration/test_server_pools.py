@@ -6,82 +6,20 @@ over sockets, a raw WebSocket client, and the XenAPI package changing the pool b
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
+from xo_harness import XoClient, open_admin_client
 
-from xo.app import XoServerApp
-from xo.config import load_config
 from xo.sim.serve import RunningPool
-
-ADMIN = {"email": "admin@admin.net", "password": "admin"}
-
-
-class Client:
-    """A raw JSON-RPC client that keeps notifications apart from answers."""
-
-    def __init__(self, ws: WebSocketConnection) -> None:
-        self.ws = ws
-        self.next_id = 0
-        self.answers: dict[int, dict[str, Any]] = {}
-        self.notifications: list[dict[str, Any]] = []
-        self._arrived = trio.Condition()
-
-    async def pump(self) -> None:
-        while True:
-            message = json.loads(await self.ws.get_message())
-            async with self._arrived:
-                if "id" in message:
-                    self.answers[message["id"]] = message
-                else:
-                    self.notifications.append(message["params"])
-                self._arrived.notify_all()
-
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.next_id += 1
-        msg_id = self.next_id
-        await self.ws.send_message(
-            json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params or {}})
-        )
-        async with self._arrived:
-            while msg_id not in self.answers:
-                await self._arrived.wait()
-        return self.answers.pop(msg_id)
-
-    async def result(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        answer = await self.call(method, params)
-        assert "result" in answer, answer
-        return answer["result"]
-
-    async def wait_for(self, predicate: Any) -> dict[str, Any]:
-        """The first notification (already arrived or to come) matching ``predicate``."""
-        seen = 0
-        async with self._arrived:
-            while True:
-                for params in self.notifications[seen:]:
-                    if predicate(params):
-                        return params
-                seen = len(self.notifications)
-                await self._arrived.wait()
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    config = load_config(environ={}, listen=["127.0.0.1:0"], datadir=str(tmp_path / "data"))
-    app = XoServerApp(config, announce=lambda line: None)
-    async with trio.open_nursery() as nursery:
-        ready = await nursery.start(app.run)
-        async with open_websocket_url(ready.url.replace("http://", "ws://") + "/api/") as ws:
-            client = Client(ws)
-            nursery.start_soon(client.pump)
-            await client.result("session.signIn", ADMIN)
-            yield client
-            nursery.cancel_scope.cancel()
+async def client(tmp_path: Path) -> AsyncIterator[XoClient]:
+    async with open_admin_client(tmp_path) as (_app, client):
+        yield client
 
 
 def vm_entered(params: dict[str, Any]) -> bool:
@@ -90,18 +28,17 @@ def vm_entered(params: dict[str, Any]) -> bool:
     )
 
 
-async def add_pool(client: Client, pool: RunningPool) -> str:
+async def add_pool(client: XoClient, pool: RunningPool) -> str:
     server_id = await client.result(
         "server.add",
         {"host": pool.master_url, "username": pool.username, "password": pool.password},
     )
-    with trio.fail_after(10):
-        await client.wait_for(vm_entered)
+    await client.wait_for(vm_entered, timeout=10)
     return server_id
 
 
 async def test_pool_objects_reach_the_client(
-    client: Client, sim_pool: RunningPool, xenapi: Any
+    client: XoClient, sim_pool: RunningPool, xenapi: Any
 ) -> None:
     server_id = await add_pool(client, sim_pool)
     assert isinstance(server_id, str) and len(server_id) == 36
@@ -138,16 +75,16 @@ async def test_pool_objects_reach_the_client(
     # A change made through XenAPI reaches the client as an `all` notification within 1 s.
     ref = vm["_xapiRef"]
     await xenapi.call("VM.set_name_label", ref, "renamed by XenAPI")
-    with trio.fail_after(1):
-        await client.wait_for(
-            lambda p: (
-                p["type"] == "enter"
-                and p["items"].get(vm["id"], {}).get("name_label") == "renamed by XenAPI"
-            )
-        )
+    await client.wait_for(
+        lambda p: (
+            p["type"] == "enter"
+            and p["items"].get(vm["id"], {}).get("name_label") == "renamed by XenAPI"
+        ),
+        timeout=1,
+    )
 
 
-async def test_server_entries(client: Client, sim_pool: RunningPool) -> None:
+async def test_server_entries(client: XoClient, sim_pool: RunningPool) -> None:
     server_id = await add_pool(client, sim_pool)
     duplicate = await client.call(
         "server.add", {"host": sim_pool.master_url, "username": "root", "password": "x"}
@@ -162,8 +99,7 @@ async def test_server_entries(client: Client, sim_pool: RunningPool) -> None:
 
     # Disabling withdraws the pool's objects (exit notifications), enabling brings them back.
     assert await client.result("server.disable", {"id": server_id}) is True
-    with trio.fail_after(5):
-        await client.wait_for(lambda p: p["type"] == "exit" and set(p["items"].values()) == {0})
+    await client.wait_for(lambda p: p["type"] == "exit" and set(p["items"].values()) == {0})
     assert await client.result("xo.getAllObjects", {"filter": {"type": "VM"}}) == {}
     servers = await client.result("server.getAll")
     assert servers[0]["status"] == "disconnected" and servers[0]["enabled"] is False
@@ -179,7 +115,7 @@ async def test_server_entries(client: Client, sim_pool: RunningPool) -> None:
 
 
 async def test_wrong_xapi_password_is_authentication_failed(
-    client: Client, sim_pool: RunningPool
+    client: XoClient, sim_pool: RunningPool
 ) -> None:
     server_id = await client.result(
         "server.add",
@@ -197,7 +133,7 @@ async def test_wrong_xapi_password_is_authentication_failed(
     assert status["error"]["code"] == "SESSION_AUTHENTICATION_FAILED"
 
 
-async def test_vm_power_operations(client: Client, sim_pool: RunningPool) -> None:
+async def test_vm_power_operations(client: XoClient, sim_pool: RunningPool) -> None:
     await add_pool(client, sim_pool)
     vms = await client.result(
         "xo.getAllObjects", {"filter": {"type": "VM", "power_state": "Halted"}}
@@ -208,8 +144,8 @@ async def test_vm_power_operations(client: Client, sim_pool: RunningPool) -> Non
     def running(p: dict[str, Any]) -> bool:
         return p["type"] == "enter" and p["items"].get(vm["id"], {}).get("power_state") == "Running"
 
-    with trio.fail_after(10):  # generous: the suite may share 2 cores with other suites
-        await client.wait_for(running)
+    # Generous: the suite may share 2 cores with other suites.
+    await client.wait_for(running, timeout=10)
     again = await client.call("vm.start", {"id": vm["id"]})
     assert again["error"]["code"] == 13
     assert again["error"]["data"]["objectId"] == vm["id"]

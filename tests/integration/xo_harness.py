@@ -11,12 +11,16 @@ Shared by the API method suites (test_api_*.py); import it as ``from xo_harness 
         await xo.wait(lambda: xo.objects.get(vm["id"])["power_state"] == "Running")  # events
 
 - ``xo.client``: ``call`` (the raw answer), ``result`` (asserts success), ``error`` (asserts
-  failure, returns the ``error`` member), ``wait_for(predicate)`` on ``all`` notifications;
+  failure, returns the ``error`` member), ``wait_for(predicate, timeout=5)`` on ``all``
+  notifications;
 - ``xo.objects``: the app's ObjectStore; ``xo.find(**fields)`` / ``xo.one(**fields)`` filter it;
   ``await xo.wait(predicate)`` waits (5 s guard) until ``predicate()`` is truthy, re-checking
   after every store change, and returns its value;
 - ``xo.db``: the simulator's database (``xo.record("VM", obj)`` is the XAPI record of an XO
   object).
+
+``open_admin_client(tmp_path)`` gives the app with no pool and the signed-in client, for the
+suites that register pools themselves (test_server_pools.py).
 """
 
 from __future__ import annotations
@@ -80,10 +84,14 @@ class XoClient:
         assert "error" in answer, answer
         return answer["error"]
 
-    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """The first notification (arrived or to come) matching ``predicate`` (5 s guard)."""
+    async def wait_for(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 5,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        """The first notification (arrived or to come) matching ``predicate``."""
         seen = 0
-        with trio.fail_after(5):
+        with trio.fail_after(timeout):
             async with self._arrived:
                 while True:
                     for params in self.notifications[seen:]:
@@ -137,8 +145,8 @@ class Xo:
 
 
 @asynccontextmanager
-async def open_xo(pool: RunningPool, tmp_path: Path) -> AsyncIterator[Xo]:
-    """The app with ``pool`` registered and loaded, and a client signed in as admin."""
+async def open_admin_client(tmp_path: Path) -> AsyncIterator[tuple[XoServerApp, XoClient]]:
+    """The app without pools, and a client signed in as admin."""
     config = load_config(environ={}, listen=["127.0.0.1:0"], datadir=str(tmp_path / "xo-data"))
     app = XoServerApp(config, announce=lambda line: None)
     async with trio.open_nursery() as nursery:
@@ -147,14 +155,21 @@ async def open_xo(pool: RunningPool, tmp_path: Path) -> AsyncIterator[Xo]:
             client = XoClient(ws)
             nursery.start_soon(client.pump)
             await client.result("session.signIn", ADMIN)
-            server_id = await client.result(
-                "server.add",
-                {"host": pool.master_url, "username": pool.username, "password": pool.password},
-            )
-            assert app.pools is not None
-            with trio.fail_after(10):
-                await app.pools.wait_status(server_id, lambda s: s.status == "connected")
-            xo = Xo(app, client, pool, server_id)
-            await xo.wait(lambda: xo.find(type="pool"))
-            yield xo
+            yield app, client
             nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_xo(pool: RunningPool, tmp_path: Path) -> AsyncIterator[Xo]:
+    """The app with ``pool`` registered and loaded, and a client signed in as admin."""
+    async with open_admin_client(tmp_path) as (app, client):
+        server_id = await client.result(
+            "server.add",
+            {"host": pool.master_url, "username": pool.username, "password": pool.password},
+        )
+        assert app.pools is not None
+        with trio.fail_after(10):
+            await app.pools.wait_status(server_id, lambda s: s.status == "connected")
+        xo = Xo(app, client, pool, server_id)
+        await xo.wait(lambda: xo.find(type="pool"))
+        yield xo
