@@ -82,7 +82,14 @@ def invalid_request(reason: str) -> JsonRpcError:
     return JsonRpcError(INVALID_REQUEST, "invalid request", reason)
 
 
+# Method names are echoed back (as XO does); a hostile name is cut so that a frame of junk
+# does not come back as a frame of junk twice over.
+MAX_ECHOED_NAME = 256
+
+
 def method_not_found(name: str) -> JsonRpcError:
+    if len(name) > MAX_ECHOED_NAME:
+        name = name[:MAX_ECHOED_NAME] + "..."
     return JsonRpcError(METHOD_NOT_FOUND, f"method not found: {name}", name)
 
 
