@@ -9,7 +9,6 @@ test_binary_systemd.py.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,48 +17,9 @@ from pathlib import Path
 import pytest
 import trio
 import XenAPI
+from binary_process import CLEAN_ENV, FIRST_LINE, open_binary_process, sandboxed
 
 from xo import resources
-
-REPO = Path(__file__).resolve().parents[2]
-# Run without the venv: nothing from the development environment may leak into the binary.
-CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
-
-UNIT = REPO / "systemd" / "xo-server.service"
-
-
-def sandboxed(command: list[str]) -> list[str]:
-    """`command` under the seccomp filters systemd would install for xo-server.service
-    (SystemCallFilter=, MemoryDenyWriteExecute=): see appliance/sandbox_exec.py."""
-    return [
-        sys.executable,
-        str(REPO / "appliance" / "sandbox_exec.py"),
-        "--unit",
-        str(UNIT),
-        "--",
-        *command,
-    ]
-
-
-@pytest.fixture(scope="session")
-def binary() -> Path:
-    # Built once per test session: the first module that asks runs appliance/build.sh (a no-op
-    # when its hash of the inputs is unchanged) and publishes the path in XO_TEST_BINARY, which
-    # later modules reuse even if the tree changed meanwhile. Set XO_TEST_BINARY yourself to
-    # test a given build (a release artifact).
-    if not os.environ.get("XO_TEST_BINARY"):
-        result = subprocess.run(
-            [str(REPO / "appliance" / "build.sh")],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stderr[-4000:]
-        os.environ["XO_TEST_BINARY"] = result.stdout.strip().splitlines()[-1]
-    path = Path(os.environ["XO_TEST_BINARY"]).resolve()
-    assert path.is_file() and os.access(path, os.X_OK)
-    return path
 
 
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
@@ -149,27 +109,11 @@ def test_commands_are_dispatched_by_argv0(binary: Path, tmp_path: Path) -> None:
     assert "usage: xo COMMAND" in unknown.stderr
 
 
-async def read_line(stream: trio.abc.ReceiveStream, buffer: bytearray) -> bytes:
-    while b"\n" not in buffer:
-        chunk = await stream.receive_some(65536)
-        if not chunk:
-            raise EOFError(f"stream closed before a full line: {bytes(buffer)!r}")
-        buffer += chunk
-    line, _, rest = bytes(buffer).partition(b"\n")
-    buffer[:] = rest
-    return line
-
-
 async def test_sim_from_the_binary_serves_a_pool_and_stops_on_sigterm(binary: Path) -> None:
-    process = await trio.lowlevel.open_process(
-        [str(binary), "sim", "--pools", "1", "--vms", "5"],
-        stdout=subprocess.PIPE,
-        env=CLEAN_ENV,
-        start_new_session=True,  # see below: a failed test kills the whole group
-    )
-    try:
+    command = [str(binary), "sim", "--pools", "1", "--vms", "5"]
+    async with open_binary_process(command, CLEAN_ENV) as sim:
         with trio.fail_after(30):
-            pool = json.loads(await read_line(process.stdout, bytearray()))
+            pool = json.loads((await sim.wait_for(FIRST_LINE)).group(1))
         assert set(pool) >= {"pool", "master", "hosts", "username", "password"}
 
         def count_vms() -> int:
@@ -188,11 +132,6 @@ async def test_sim_from_the_binary_serves_a_pool_and_stops_on_sigterm(binary: Pa
             )
 
         assert await trio.to_thread.run_sync(count_vms) == 5
-        process.send_signal(signal.SIGTERM)
+        sim.process.send_signal(signal.SIGTERM)
         with trio.fail_after(15):
-            assert await process.wait() == 0
-    finally:
-        if process.returncode is None:
-            # The bootloader cannot forward SIGKILL: kill the group, not only the bootloader.
-            os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+            assert await sim.process.wait() == 0

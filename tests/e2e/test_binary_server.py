@@ -12,32 +12,23 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import socket
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trio
+from binary_process import CLEAN_ENV, REPO, open_binary_process, sandboxed
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-REPO = Path(__file__).resolve().parents[2]
 JS_DIR = REPO / "tests" / "js"
 NODE = shutil.which("node") or "node"
-BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 LISTENING = re.compile(rb"listening on (http://\S+)")
 START_TIMEOUT = 60  # a cold binary build is done by the fixture; this is start-up only
 STOP_TIMEOUT = 30  # TimeoutStopSec of the unit
-
-UNIT = REPO / "systemd" / "xo-server.service"
-SANDBOX = REPO / "appliance" / "sandbox_exec.py"  # the unit's seccomp filters, without systemd
 
 # The real xo-lib from npm (CommonJS): sign in, then list VMs, waiting for the demo pools'
 # objects to arrive through the `all` notifications rather than polling on a timer.
@@ -67,78 +58,20 @@ const { once } = require('events');
 """
 
 
-@pytest.fixture(scope="session")
-def binary() -> Path:
-    # Built once per test session: the first module that asks runs appliance/build.sh (a no-op
-    # when its hash of the inputs is unchanged) and publishes the path in XO_TEST_BINARY, which
-    # later modules reuse even if the tree changed meanwhile. Set XO_TEST_BINARY yourself to
-    # test a given build (a release artifact).
-    if not os.environ.get("XO_TEST_BINARY"):
-        result = subprocess.run(
-            [str(REPO / "appliance" / "build.sh")],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stderr[-4000:]
-        os.environ["XO_TEST_BINARY"] = result.stdout.strip().splitlines()[-1]
-    path = Path(os.environ["XO_TEST_BINARY"]).resolve()
-    assert path.is_file() and os.access(path, os.X_OK)
-    return path
-
-
-@dataclass
-class Server:
-    process: trio.Process
-    output: bytearray = field(default_factory=bytearray)
-
-    async def wait_for(self, pattern: re.Pattern[bytes]) -> re.Match[bytes]:
-        while (match := pattern.search(self.output)) is None:
-            chunk = await self.process.stdout.receive_some(65536)
-            if not chunk:
-                raise AssertionError(
-                    f"xo-server exited before {pattern.pattern!r}: {self.output!r}"
-                )
-            self.output += chunk
-        return match
-
-    def program_pid(self) -> int:
-        """The pid of the Python program: the one-file bootloader's only child."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
-        (pid,) = children.split()
-        return int(pid)
-
-
-@asynccontextmanager
-async def xo_server(command: list[str], env: dict[str, str]) -> AsyncIterator[Server]:
-    # Its own process group: SIGKILL cannot be forwarded by the one-file bootloader, so a
-    # failed test kills the whole group, never leaving the program orphaned.
-    process = await trio.lowlevel.open_process(
-        command, stdout=subprocess.PIPE, env=env, cwd="/", start_new_session=True
-    )
-    try:
-        yield Server(process)
-    finally:
-        if process.returncode is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
-
-
-def server_command(binary: Path, datadir: Path) -> list[str]:
+def server_command(datadir: Path) -> list[str]:
     return ["server", "--demo", "--listen", "127.0.0.1:0", "--datadir", str(datadir)]
 
 
 async def test_xo_lib_signs_in_and_loads_vms_from_the_binary(binary: Path, tmp_path: Path) -> None:
     (tmp_path / "xo-server").symlink_to(binary)
-    command = [str(tmp_path / "xo-server"), *server_command(binary, tmp_path / "data")[1:]]
-    async with xo_server(command, BASE_ENV) as server:
+    command = [str(tmp_path / "xo-server"), *server_command(tmp_path / "data")[1:]]
+    async with open_binary_process(command, CLEAN_ENV) as server:
         with trio.fail_after(START_TIMEOUT):
             url = (await server.wait_for(LISTENING)).group(1).decode()
         client = await trio.run_process(
             [NODE, "-e", XO_LIB_CLIENT],
             cwd=JS_DIR,
-            env={**BASE_ENV, "XO_URL": url},
+            env={**CLEAN_ENV, "XO_URL": url},
             capture_stdout=True,
             capture_stderr=True,
             check=False,
@@ -199,14 +132,13 @@ def notified_server_command(binary: Path, datadir: Path) -> list[str]:
     """The binary as systemd starts it: in the unit's sandbox (SystemCallFilter=,
     MemoryDenyWriteExecute=), WATCHDOG_PID the main PID (`exec` keeps the shell's pid through
     the sandbox to the binary's bootloader)."""
-    sandbox = [sys.executable, str(SANDBOX), "--unit", str(UNIT), "--"]
-    program = [*sandbox, str(binary), *server_command(binary, datadir)]
+    program = sandboxed([str(binary), *server_command(datadir)])
     return ["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$@"', "sh", *program]
 
 
 def notify_env(notify_socket: NotifySocket) -> dict[str, str]:
     return {
-        **BASE_ENV,
+        **CLEAN_ENV,
         "NOTIFY_SOCKET": notify_socket.sock.getsockname(),
         "WATCHDOG_USEC": "400000",  # pings every 0.2 s
     }
@@ -216,7 +148,7 @@ async def test_sd_notify_ready_once_listening_then_graceful_stop_on_sigterm(
     binary: Path, tmp_path: Path, notify_socket: NotifySocket
 ) -> None:
     command = notified_server_command(binary, tmp_path)
-    async with xo_server(command, notify_env(notify_socket)) as server:
+    async with open_binary_process(command, notify_env(notify_socket)) as server:
         with trio.fail_after(START_TIMEOUT):
             ready = await notify_socket.wait_for("READY")
         assert ready["READY"] == "1"
@@ -256,7 +188,7 @@ async def test_sd_notify_watchdog_pings_and_connected_pools_status(
     binary: Path, tmp_path: Path, notify_socket: NotifySocket
 ) -> None:
     command = notified_server_command(binary, tmp_path)
-    async with xo_server(command, notify_env(notify_socket)) as server:
+    async with open_binary_process(command, notify_env(notify_socket)) as server:
         with trio.fail_after(START_TIMEOUT):
             await notify_socket.wait_for("READY")
         # WATCHDOG_PID names the bootloader, our program's parent: the pings still come.

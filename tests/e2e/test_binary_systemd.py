@@ -11,12 +11,10 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
+from binary_process import REPO, UNIT
 
 from xo.config import load_config
 
-REPO = Path(__file__).resolve().parents[2]
-UNIT = REPO / "systemd" / "xo-server.service"
 CONFIG = REPO / "systemd" / "config.toml"
 INSTALLED_BINARY = "/usr/local/bin/xo"
 EXPOSURE_TARGET = 2.0
@@ -45,27 +43,6 @@ def analyze(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["systemd-analyze", *args], capture_output=True, text=True, timeout=120, env=env
     )
-
-
-@pytest.fixture(scope="session")
-def binary() -> Path:
-    # Built once per test session: the first module that asks runs appliance/build.sh (a no-op
-    # when its hash of the inputs is unchanged) and publishes the path in XO_TEST_BINARY, which
-    # later modules reuse even if the tree changed meanwhile. Set XO_TEST_BINARY yourself to
-    # test a given build (a release artifact).
-    if not os.environ.get("XO_TEST_BINARY"):
-        result = subprocess.run(
-            [str(REPO / "appliance" / "build.sh")],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stderr[-4000:]
-        os.environ["XO_TEST_BINARY"] = result.stdout.strip().splitlines()[-1]
-    path = Path(os.environ["XO_TEST_BINARY"]).resolve()
-    assert path.is_file() and os.access(path, os.X_OK)
-    return path
 
 
 def unit_copy(tmp_path: Path, binary: Path, extra: str = "") -> Path:
