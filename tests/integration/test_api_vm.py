@@ -48,6 +48,22 @@ async def test_start_on_a_host_and_migrate_within_the_pool(xo: Xo) -> None:
     await xo.wait(lambda: xo.objects.get(vm["id"])["$container"] == hosts[2])
 
 
+async def test_migrate_goes_through_the_pools_migration_network_when_set(xo: Xo) -> None:
+    pool = xo.one(type="pool")
+    network = xo.one(type="network")
+    await xo.client.result("pool.set", {"id": pool["id"], "migrationNetwork": network["id"]})
+    await xo.wait(
+        lambda: (
+            xo.objects.get(pool["id"])["otherConfig"].get("xo:migrationNetwork") == network["id"]
+        )
+    )
+    vm = xo.one(type="VM", power_state="Halted")
+    hosts = sorted(h["id"] for h in xo.find(type="host"))
+    await xo.client.result("vm.start", {"id": vm["id"], "host": hosts[1]})
+    await xo.client.result("vm.migrate", {"vm": vm["id"], "targetHost": hosts[2]})
+    assert xo.db.get("host", xo.record("VM", vm)["resident_on"])["uuid"] == hosts[2]
+
+
 async def test_bad_power_state_is_code_13_with_xo_ids(xo: Xo) -> None:
     vm = xo.one(type="VM", power_state="Running")
     error = await xo.client.error("vm.start", {"id": vm["id"]})

@@ -13,23 +13,15 @@ from typing import Any
 
 from xo.api.context import CallContext
 from xo.api.errors import incorrect_state, not_implemented
+from xo.api.pool import migration_network
 from xo.api.registry import Namespace
 from xo.api.xapi_access import xapi_of
 from xo.xapi.errors import XapiError
 
 api = Namespace("host")
 
-NULL_REF = "OpaqueRef:NULL"
 _ADMINISTRATE = {"host": ("id", "host", "administrate")}
 _OPERATE = {"host": ("id", "host", "operate")}
-
-
-def _migration_network_ref(ctx: CallContext, host: dict[str, Any]) -> str | None:
-    objects = ctx.services.objects
-    pool = objects.get(host["$pool"]) if objects is not None else None
-    network_id = ((pool or {}).get("otherConfig") or {}).get("xo:migrationNetwork")
-    network = objects.get(network_id) if objects is not None and network_id else None
-    return None if network is None else str(network["_xapiRef"])
 
 
 async def clear_host(ctx: CallContext, xapi: Any, host: dict[str, Any], *, force: bool) -> None:
@@ -37,9 +29,9 @@ async def clear_host(ctx: CallContext, xapi: Any, host: dict[str, Any], *, force
     ref = host["_xapiRef"]
     await xapi.call("host.disable", ref)
     params = [ref]
-    network = _migration_network_ref(ctx, host)
+    network = migration_network(ctx, host["$pool"])
     if network is not None:
-        params.append(network)
+        params.append(network["_xapiRef"])
     try:
         try:
             await xapi.call_async("host.evacuate", *params)

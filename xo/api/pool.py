@@ -15,6 +15,18 @@ from xo.api.xapi_access import xapi_of
 api = Namespace("pool")
 
 NULL_REF = "OpaqueRef:NULL"
+MIGRATION_NETWORK_KEY = "xo:migrationNetwork"
+
+
+def migration_network(ctx: CallContext, pool_id: str) -> dict[str, Any] | None:
+    """The network ``pool.set`` chose for the migrations of ``pool_id`` (None: XAPI's default,
+    the management network), read by ``vm.migrate`` and the evacuations of ``host.*``."""
+    objects = ctx.services.objects
+    if objects is None:
+        return None
+    pool = objects.get(pool_id) or {}
+    network_id = (pool.get("otherConfig") or {}).get(MIGRATION_NETWORK_KEY)
+    return objects.get(network_id) if network_id else None
 
 
 async def _set_entry(xapi: Any, ref: str, key: str, value: str | None) -> None:
@@ -53,7 +65,7 @@ async def set_(ctx: CallContext, *, pool: dict[str, Any], **changes: Any) -> Non
         await _set_entry(xapi, ref, "auto_poweron", str(changes["auto_poweron"]).lower())
     if "migrationCompression" in changes:
         await xapi.call("pool.set_migration_compression", ref, changes["migrationCompression"])
-    for param, key in (("migrationNetwork", "xo:migrationNetwork"), ("backupNetwork", "xo:backupNetwork")):  # fmt: skip
+    for param, key in (("migrationNetwork", MIGRATION_NETWORK_KEY), ("backupNetwork", "xo:backupNetwork")):  # fmt: skip
         if param in changes:
             await _set_entry(xapi, ref, key, changes[param])
     for param, method in (("suspendSr", "pool.set_suspend_image_SR"), ("crashDumpSr", "pool.set_crash_dump_SR")):  # fmt: skip

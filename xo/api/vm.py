@@ -32,6 +32,7 @@ from xo.api.errors import (
     not_implemented,
     operation_failed,
 )
+from xo.api.pool import migration_network
 from xo.api.registry import Namespace
 from xo.api.xapi_access import xapi_of
 from xo.xapi.errors import XapiError
@@ -250,11 +251,7 @@ async def migrate(
         raise not_implemented()  # storage motion (VM.migrate_send) is not supported yet
     xapi = xapi_of(ctx, vm)
     options = {"force": "true" if force else "false"}
-    network = migrationNetwork
-    if network is None and ctx.services.objects is not None:
-        pool = ctx.services.objects.get(vm["$pool"]) or {}
-        default_id = (pool.get("otherConfig") or {}).get("xo:migrationNetwork")
-        network = ctx.services.objects.get(default_id) if default_id else None
+    network = migrationNetwork or migration_network(ctx, vm["$pool"])
     if network is not None:
         options["network"] = network["_xapiRef"]
     await xapi.call_async("VM.pool_migrate", vm["_xapiRef"], host["_xapiRef"], options)
