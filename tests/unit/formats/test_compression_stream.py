@@ -2,10 +2,10 @@
 
 import gzip
 import random
-import tracemalloc
 
 import pytest
 import zstandard
+from stream_memory import drain_measured
 
 from xo.formats import tar
 from xo.formats.compression import (
@@ -103,18 +103,12 @@ def test_truncated_or_corrupt_compressed_streams_are_errors(codec):
 def test_compressed_zeros_decompress_in_bounded_pieces(codec):
     zeros = [bytes(1 << 20)] * 256  # 256 MiB of zeros compress to a few hundred KiB at most
     raw = b"".join(compress_stream(zeros, codec))
-    total = biggest = 0
-    tracemalloc.start()
-    try:
-        for p in decompress_stream(raw[i : i + 65536] for i in range(0, len(raw), 65536)):
-            total += len(p)
-            biggest = max(biggest, len(p))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert total == 256 << 20
-    assert biggest <= 1 << 20
-    assert peak < 4 << 20, peak
+    drained = drain_measured(
+        decompress_stream(raw[i : i + 65536] for i in range(0, len(raw), 65536))
+    )
+    assert drained.total == 256 << 20
+    assert drained.biggest <= 1 << 20
+    assert drained.peak < 4 << 20, drained.peak
 
 
 @pytest.mark.parametrize("codec", ["gzip", "zstd"])

@@ -4,11 +4,11 @@ own VHD output (an independent writer) and on damaged streams."""
 import json
 import random
 import subprocess
-import tracemalloc
 import uuid
 from pathlib import Path
 
 import pytest
+from stream_memory import drain_measured
 
 from xo.formats.vhd import VhdError, VhdReader, iter_dynamic_vhd, rounded_size
 from xo.formats.vhd_structs import BLOCK_SIZE, Footer, geometry
@@ -165,15 +165,7 @@ def test_exporting_a_4gib_sparse_disk_keeps_memory_flat():
     size = 4 << 30
     blocks = list(range(0, size // BLOCK_SIZE, 128))
     data = random.Random(1).randbytes(BLOCK_SIZE)
-    tracemalloc.start()
-    try:
-        total = biggest = 0
-        for piece in iter_dynamic_vhd(size, blocks, lambda o, n: data[:n]):
-            total += len(piece)
-            biggest = max(biggest, len(piece))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert total == 2048 + 8192 + len(blocks) * (512 + BLOCK_SIZE) + 512
-    assert biggest <= BLOCK_SIZE
-    assert peak < 4 * MiB, peak
+    drained = drain_measured(iter_dynamic_vhd(size, blocks, lambda o, n: data[:n]))
+    assert drained.total == 2048 + 8192 + len(blocks) * (512 + BLOCK_SIZE) + 512
+    assert drained.biggest <= BLOCK_SIZE
+    assert drained.peak < 4 * MiB, drained.peak

@@ -4,12 +4,12 @@ import hashlib
 import io
 import random
 import tarfile
-import tracemalloc
 
 import pytest
 import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stream_memory import drain_measured
 
 from xo.formats import tar
 from xo.formats.xva import DiskChunk, End, OvaXml, XvaDisk, XvaError, XvaReader, iter_xva
@@ -228,16 +228,7 @@ def test_exporting_a_4gib_sparse_disk_keeps_memory_flat():
     allocated = list(range(0, size // MiB, 256))  # one data chunk every 256 MiB
     block = random.Random(1).randbytes(MiB)
     disk = XvaDisk("Ref:1", size, allocated, lambda i: block)
-    tracemalloc.start()
-    try:
-        total = 0
-        biggest = 0
-        for piece in iter_xva(OVA, [disk]):
-            total += len(piece)
-            biggest = max(biggest, len(piece))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert biggest <= MiB
-    assert total > len(allocated) * MiB
-    assert peak < 4 * MiB, peak
+    drained = drain_measured(iter_xva(OVA, [disk]))
+    assert drained.biggest <= MiB
+    assert drained.total > len(allocated) * MiB
+    assert drained.peak < 4 * MiB, drained.peak
