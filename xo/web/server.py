@@ -101,14 +101,16 @@ class WebServer:
             )
         services = self.dispatcher.services
         signin = SignIn(services.auth, services.store, services.sessions, self.trusted_origins)
+
+        async def signin_local() -> Response:
+            return await signin.local(_current_request())
+
+        async def signout() -> Response:
+            return await signin.signout(_current_request())
+
         app.add_url_rule("/signin", "signin", signin.form, methods=["GET"])
-        app.add_url_rule(
-            "/signin/local", "signin_local", lambda: signin.local(_current_request()),
-            methods=["POST"],
-        )  # fmt: skip
-        app.add_url_rule(
-            "/signout", "signout", lambda: signin.signout(_current_request()), methods=["GET"]
-        )
+        app.add_url_rule("/signin/local", "signin_local", signin_local, methods=["POST"])
+        app.add_url_rule("/signout", "signout", signout, methods=["GET"])
         app.add_url_rule("/", "index", self._index, methods=["GET"])
         return app
 
