@@ -19,7 +19,6 @@ The cookie is XO's: named ``token``, holding an authentication token id. Ours is
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 COOKIE_NAME = "token"
@@ -44,16 +43,19 @@ def clear_cookie(*, secure: bool) -> str:
 
 
 def cookie_token(cookie_header: str | None) -> str | None:
-    """The ``token`` cookie's value in a ``Cookie`` header, if any."""
+    """The ``token`` cookie's value in a ``Cookie`` header, if any.
+
+    Parsed leniently (``name=value`` pairs split on ``;``), as browsers send whatever other
+    applications of the same host set, which strict parsers such as http.cookies give up on.
+    """
     if not cookie_header:
         return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except Exception:  # noqa: BLE001 - http.cookies raises CookieError or worse on garbage
-        return None
-    morsel = jar.get(COOKIE_NAME)
-    return morsel.value if morsel is not None and morsel.value else None
+    for pair in cookie_header.split(";"):
+        name, sep, value = pair.strip().partition("=")
+        if sep and name.strip() == COOKIE_NAME:
+            value = value.strip().strip('"')
+            return value or None
+    return None
 
 
 def _host_port(netloc: str, scheme: str) -> tuple[str, int] | None:
