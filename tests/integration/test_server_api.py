@@ -15,9 +15,9 @@ import msgpack
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+from xo_harness import start_app
 
 from xo.app import Ready, XoServerApp
-from xo.config import load_config
 
 ADMIN = {"email": "admin@admin.net", "password": "admin"}
 
@@ -32,10 +32,8 @@ class Server:
 
 @pytest.fixture
 async def xo_server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = load_config(environ={}, listen=["127.0.0.1:0"], datadir=str(tmp_path / "data"))
-    app = XoServerApp(config, announce=lambda line: None)
     async with trio.open_nursery() as nursery:
-        ready = await nursery.start(app.run)
+        app, ready = await start_app(nursery, tmp_path)
         yield Server(app, ready)
         app.stop()
 

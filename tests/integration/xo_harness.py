@@ -20,7 +20,8 @@ Shared by the API method suites (test_api_*.py); import it as ``from xo_harness 
   object).
 
 ``open_admin_client(tmp_path)`` gives the app with no pool and the signed-in client, for the
-suites that register pools themselves (test_server_pools.py).
+suites that register pools themselves (test_server_pools.py); ``start_app(nursery, tmp_path)``
+only starts the app (test_server_api.py speaks raw frames to it).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from xo.app import XoServerApp
+from xo.app import Ready, XoServerApp
 from xo.config import load_config
 from xo.objects.store import ObjectStore
 from xo.sim.serve import RunningPool
@@ -144,13 +145,19 @@ class Xo:
                 await subscription.next_batch()
 
 
+async def start_app(nursery: trio.Nursery, tmp_path: Path) -> tuple[XoServerApp, Ready]:
+    """xo-server in ``nursery``: on 127.0.0.1:0, data in ``tmp_path``, no config from the
+    environment, nothing printed."""
+    config = load_config(environ={}, listen=["127.0.0.1:0"], datadir=str(tmp_path / "xo-data"))
+    app = XoServerApp(config, announce=lambda line: None)
+    return app, await nursery.start(app.run)
+
+
 @asynccontextmanager
 async def open_admin_client(tmp_path: Path) -> AsyncIterator[tuple[XoServerApp, XoClient]]:
     """The app without pools, and a client signed in as admin."""
-    config = load_config(environ={}, listen=["127.0.0.1:0"], datadir=str(tmp_path / "xo-data"))
-    app = XoServerApp(config, announce=lambda line: None)
     async with trio.open_nursery() as nursery:
-        ready = await nursery.start(app.run)
+        app, ready = await start_app(nursery, tmp_path)
         async with open_websocket_url(ready.url.replace("http://", "ws://") + "/api/") as ws:
             client = XoClient(ws)
             nursery.start_soon(client.pump)
