@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,108 +12,20 @@ from typing import Any
 from xo.store.interface import Conflict, MissingReference
 from xo.store.records import Acl, Group, PluginConfig, RightsData, Server, Token, User
 from xo.store.sqlite_db import Database
-
-_USER_FIELDS = {"email", "password_hash", "permission", "preferences", "auth_providers"}
-_TOKEN_FIELDS = {"description", "expiration", "last_uses", "client"}
-_SERVER_FIELDS = {
-    "host", "username", "password", "label", "allow_unauthorized", "read_only", "enabled",
-    "http_proxy",
-}  # fmt: skip
-_JSON_COLUMNS = {"preferences", "auth_providers", "last_uses", "client"}
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def acl_id(subject: str, object: str, action: str) -> str:
-    """A stable id for an ACL triple (so adding the same entry twice is idempotent)."""
-    digest = hashlib.sha256("\0".join((subject, object, action)).encode()).digest()
-    return base64.urlsafe_b64encode(digest[:12]).decode().rstrip("=")
-
-
-def _user(conn: sqlite3.Connection, row: sqlite3.Row | None) -> User | None:
-    if row is None:
-        return None
-    groups = tuple(
-        r[0]
-        for r in conn.execute(
-            "SELECT group_id FROM group_members WHERE user_id = ? ORDER BY rowid", (row["id"],)
-        )
-    )
-    return User(
-        id=row["id"],
-        email=row["email"],
-        password_hash=row["password_hash"],
-        permission=row["permission"],
-        preferences=_load(row["preferences"]) or {},
-        groups=groups,
-        auth_providers=_load(row["auth_providers"]),
-        created_at=row["created_at"],
-    )
-
-
-def _group(conn: sqlite3.Connection, row: sqlite3.Row | None) -> Group | None:
-    if row is None:
-        return None
-    users = tuple(
-        r[0]
-        for r in conn.execute(
-            "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY position", (row["id"],)
-        )
-    )
-    return Group(row["id"], row["name"], users, row["provider"], row["provider_group_id"])
-
-
-def _token(row: sqlite3.Row | None) -> Token | None:
-    if row is None:
-        return None
-    return Token(
-        id=row["id"],
-        user_id=row["user_id"],
-        created_at=row["created_at"],
-        expiration=row["expiration"],
-        description=row["description"],
-        client=_load(row["client"]),
-        last_uses=_load(row["last_uses"]) or {},
-    )
-
-
-def _server(row: sqlite3.Row | None) -> Server | None:
-    if row is None:
-        return None
-    return Server(
-        id=row["id"],
-        host=row["host"],
-        username=row["username"],
-        password=row["password"],
-        label=row["label"],
-        allow_unauthorized=bool(row["allow_unauthorized"]),
-        read_only=bool(row["read_only"]),
-        enabled=bool(row["enabled"]),
-        http_proxy=row["http_proxy"],
-    )
-
-
-def _update(
-    conn: sqlite3.Connection, table: str, key: str, allowed: set[str], fields: dict[str, Any]
-) -> None:
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValueError(f"cannot update {table} field(s) {sorted(unknown)}")
-    if not fields:
-        return
-    columns = ", ".join(f"{name} = ?" for name in fields)
-    values = [_dump(v) if name in _JSON_COLUMNS else v for name, v in fields.items()]
-    conn.execute(f"UPDATE {table} SET {columns} WHERE id = ?", (*values, key))
+from xo.store.sqlite_rows import (
+    SERVER_FIELDS,
+    TOKEN_FIELDS,
+    USER_FIELDS,
+    acl_id,
+    dump,
+    group_of,
+    load,
+    now_ms,
+    server_of,
+    token_of,
+    update_row,
+    user_of,
+)
 
 
 class SqliteStore:
@@ -144,11 +53,11 @@ class SqliteStore:
                 conn.execute(
                     "INSERT INTO users (id, email, password_hash, permission, created_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (user_id, email, password_hash, permission, _now_ms()),
+                    (user_id, email, password_hash, permission, now_ms()),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict("email", email) from None
-            return _user(
+            return user_of(
                 conn, conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
             )
 
@@ -158,12 +67,14 @@ class SqliteStore:
 
     async def get_user(self, user_id: str) -> User | None:
         return await self.db.read(
-            lambda c: _user(c, c.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone())
+            lambda c: user_of(
+                c, c.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            )
         )
 
     async def get_user_by_email(self, email: str) -> User | None:
         return await self.db.read(
-            lambda c: _user(
+            lambda c: user_of(
                 c, c.execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
             )
         )
@@ -171,7 +82,7 @@ class SqliteStore:
     async def list_users(self) -> list[User]:
         def list_all(conn: sqlite3.Connection) -> list[User]:
             rows = conn.execute("SELECT * FROM users ORDER BY created_at, rowid").fetchall()
-            return [u for u in (_user(conn, r) for r in rows) if u is not None]
+            return [u for u in (user_of(conn, r) for r in rows) if u is not None]
 
         return await self.db.read(list_all)
 
@@ -181,10 +92,10 @@ class SqliteStore:
     async def update_user(self, user_id: str, **fields: Any) -> User | None:
         def update(conn: sqlite3.Connection) -> User | None:
             try:
-                _update(conn, "users", user_id, _USER_FIELDS, fields)
+                update_row(conn, "users", user_id, USER_FIELDS, fields)
             except sqlite3.IntegrityError:
                 raise Conflict("email", str(fields.get("email"))) from None
-            return _user(
+            return user_of(
                 conn, conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
             )
 
@@ -208,7 +119,7 @@ class SqliteStore:
                 "INSERT INTO groups (id, name, provider) VALUES (?, ?, ?)",
                 (group_id, name, provider),
             )
-            return _group(
+            return group_of(
                 conn, conn.execute("SELECT * FROM groups WHERE id = ?", (group_id,)).fetchone()
             )
 
@@ -218,7 +129,7 @@ class SqliteStore:
 
     async def get_group(self, group_id: str) -> Group | None:
         return await self.db.read(
-            lambda c: _group(
+            lambda c: group_of(
                 c, c.execute("SELECT * FROM groups WHERE id = ?", (group_id,)).fetchone()
             )
         )
@@ -226,14 +137,14 @@ class SqliteStore:
     async def list_groups(self) -> list[Group]:
         def list_all(conn: sqlite3.Connection) -> list[Group]:
             rows = conn.execute("SELECT * FROM groups ORDER BY rowid").fetchall()
-            return [g for g in (_group(conn, r) for r in rows) if g is not None]
+            return [g for g in (group_of(conn, r) for r in rows) if g is not None]
 
         return await self.db.read(list_all)
 
     async def update_group(self, group_id: str, *, name: str) -> Group | None:
         def update(conn: sqlite3.Connection) -> Group | None:
             conn.execute("UPDATE groups SET name = ? WHERE id = ?", (name, group_id))
-            return _group(
+            return group_of(
                 conn, conn.execute("SELECT * FROM groups WHERE id = ?", (group_id,)).fetchone()
             )
 
@@ -354,11 +265,11 @@ class SqliteStore:
                     token.id,
                     token.user_id,
                     client_id,
-                    _dump(token.client),
+                    dump(token.client),
                     token.description,
                     token.created_at,
                     token.expiration,
-                    _dump(token.last_uses),
+                    dump(token.last_uses),
                 ),
             )  # fmt: skip
         )
@@ -366,7 +277,9 @@ class SqliteStore:
 
     async def get_token(self, token_id: str) -> Token | None:
         return await self.db.read(
-            lambda c: _token(c.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone())
+            lambda c: token_of(
+                c.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
+            )
         )
 
     async def list_tokens(self, user_id: str | None = None) -> list[Token]:
@@ -377,20 +290,22 @@ class SqliteStore:
                 rows = conn.execute(
                     "SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at, rowid", (user_id,)
                 ).fetchall()
-            return [t for t in map(_token, rows) if t is not None]
+            return [t for t in map(token_of, rows) if t is not None]
 
         return await self.db.read(list_some)
 
     async def update_token(self, token_id: str, **fields: Any) -> Token | None:
         def update(conn: sqlite3.Connection) -> Token | None:
-            _update(conn, "tokens", token_id, _TOKEN_FIELDS, fields)
+            update_row(conn, "tokens", token_id, TOKEN_FIELDS, fields)
             if "client" in fields:
                 client = fields["client"]
                 conn.execute(
                     "UPDATE tokens SET client_id = ? WHERE id = ?",
                     (None if client is None else client.get("id"), token_id),
                 )
-            return _token(conn.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone())
+            return token_of(
+                conn.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
+            )
 
         return await self.db.write(update)
 
@@ -428,7 +343,7 @@ class SqliteStore:
 
     async def get_server(self, server_id: str) -> Server | None:
         return await self.db.read(
-            lambda c: _server(
+            lambda c: server_of(
                 c.execute("SELECT * FROM servers WHERE id = ?", (server_id,)).fetchone()
             )
         )
@@ -436,7 +351,7 @@ class SqliteStore:
     async def list_servers(self) -> list[Server]:
         def list_all(conn: sqlite3.Connection) -> list[Server]:
             rows = conn.execute("SELECT * FROM servers ORDER BY position").fetchall()
-            return [s for s in map(_server, rows) if s is not None]
+            return [s for s in map(server_of, rows) if s is not None]
 
         return await self.db.read(list_all)
 
@@ -445,10 +360,10 @@ class SqliteStore:
 
         def update(conn: sqlite3.Connection) -> Server | None:
             try:
-                _update(conn, "servers", server_id, _SERVER_FIELDS, values)
+                update_row(conn, "servers", server_id, SERVER_FIELDS, values)
             except sqlite3.IntegrityError:
                 raise Conflict("host", str(fields.get("host"))) from None
-            return _server(
+            return server_of(
                 conn.execute("SELECT * FROM servers WHERE id = ?", (server_id,)).fetchone()
             )
 
@@ -466,7 +381,7 @@ class SqliteStore:
             row = conn.execute("SELECT * FROM plugin_configs WHERE id = ?", (plugin_id,)).fetchone()
             if row is None:
                 return None
-            return PluginConfig(row["id"], bool(row["autoload"]), _load(row["configuration"]))
+            return PluginConfig(row["id"], bool(row["autoload"]), load(row["configuration"]))
 
         return await self.db.read(get)
 
@@ -476,7 +391,7 @@ class SqliteStore:
                 "INSERT INTO plugin_configs (id, autoload, configuration) VALUES (?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET autoload = excluded.autoload,"
                 " configuration = excluded.configuration",
-                (config.id, int(config.autoload), _dump(config.configuration)),
+                (config.id, int(config.autoload), dump(config.configuration)),
             )
         )
 

@@ -211,11 +211,11 @@ class ApiConnection:
 
     async def _notify(self, changes: Changes) -> None:
         if changes.enter:
-            items = changes.enter
-            await self._send(notification_message("all", {"type": "enter", "items": items}))
+            entered = {"type": "enter", "items": changes.enter}
+            await self._send(notification_message("all", entered))
         if changes.exit:
-            items = dict.fromkeys(changes.exit, 0)
-            await self._send(notification_message("all", {"type": "exit", "items": items}))
+            exited = {"type": "exit", "items": dict.fromkeys(changes.exit, 0)}
+            await self._send(notification_message("all", exited))
 
 
 async def _next_batch_or_rights_change(
