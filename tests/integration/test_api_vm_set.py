@@ -133,6 +133,13 @@ async def test_set_on_a_running_vm_and_errors(xo: Xo) -> None:
     record = xo.record("VM", vm)
     await xo.client.result("vm.set", {"id": vm["id"], "CPUs": record["VCPUs_max"] - 1})
     assert xo.record("VM", vm)["VCPUs_at_startup"] == record["VCPUs_max"] - 1  # live
+    # memory of a running VM: the dynamic range moves within the static one (balloon)
+    half = record["memory_static_max"] // 2
+    await xo.client.result("vm.set", {"id": vm["id"], "memoryMax": half})
+    assert xo.record("VM", vm)["memory_dynamic_max"] == half
+    error = await xo.client.error("vm.set", {"id": vm["id"], "memoryMax": 2 * record["memory_static_max"]})  # fmt: skip
+    assert error["code"] == 10
+    assert xo.record("VM", vm)["memory_dynamic_max"] == half
     error = await xo.client.error("vm.set", {"id": vm["id"], "vga": "svga"})
     assert error["code"] == 10 and error["message"] == "vga must be one of std, cirrus"
     error = await xo.client.error("vm.set", {"id": vm["id"], "name_label": ""})

@@ -123,7 +123,8 @@ def build_pool_and_hosts(ctx: BuildContext, hosts: int) -> None:
                     "system-product-name": "PowerEdge R640",
                 },
                 "sched_policy": "credit",
-                "power_on_mode": "",
+                # XO's host.start needs a power-on mode; real hosts often have "" (disabled)
+                "power_on_mode": "wake-on-lan",
                 "allowed_operations": [
                     "provision",
                     "evacuate",

@@ -318,11 +318,12 @@ async def test_clone_template_then_provision_creates_its_disks(xapi: Client) -> 
     assert db.get("VM", vm)["is_a_template"] is True and db.get("VM", vm)["is_default_template"] is False
     await xapi("VM.provision", vm)
     rec = db.get("VM", vm)
+    assert rec["is_a_template"] is False  # provision makes it a VM, as xapi does
+    assert "start" in rec["allowed_operations"]
     assert "disks" not in rec["other_config"]
     disks = [db.get("VBD", v) for v in rec["VBDs"]]
     assert [(d["userdevice"], d["bootable"]) for d in disks] == [("0", True)]
     assert db.get("VDI", disks[0]["VDI"])["virtual_size"] == 10 << 30
-    await xapi("VM.set_is_a_template", vm, False)
     await xapi("VM.start", vm, False, False)
     assert db.get("VM", vm)["power_state"] == "Running"
 

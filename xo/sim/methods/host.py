@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 
+import trio
+
 from xo.formats.xmlrpc import DateTime
 from xo.sim import lifecycle
 from xo.sim.errors import XapiFailure
 from xo.sim.methods.registry import Call, handler
 from xo.sim.methods.vm import pool_migrate
+
+# A host shutting itself down answers the call first (seconds on real hardware).
+SELF_SHUTDOWN_DELAY = 0.2
 
 
 @handler("host.get_servertime", "host.get_server_localtime")
@@ -41,15 +46,49 @@ def _require_disabled(call: Call, host: str) -> None:
 async def reboot(call: Call, host: str) -> None:
     _require_disabled(call, host)
     await call.work(call.pool.timing.delay("vm_reboot"))
+    _booted(call, host)
+
+
+def _booted(call: Call, host: str) -> None:
+    """Enabled again with a new ``other_config.boot_time`` (whole seconds, as xapi writes it;
+    always later than the previous one, even for two boots within a second)."""
     rec = call.db.get("host", host)
-    call.db.update("host", host, enabled=True, other_config={**rec["other_config"], "boot_time": f"{time.time():.0f}."})
+    previous = rec["other_config"].get("boot_time", "0").rstrip(".") or "0"
+    boot = max(int(time.time()), int(float(previous)) + 1)
+    call.db.update("host", host, enabled=True, other_config={**rec["other_config"], "boot_time": f"{boot}."})
 
 
 @handler("host.shutdown")
 async def shutdown(call: Call, host: str) -> None:
+    """The host goes down: not live, and its listener closes (connection refused) once the
+    answer is on its way when the call arrived on that very host."""
     _require_disabled(call, host)
     await call.work(call.pool.timing.delay("vm_shutdown"))
     call.pool.set_host_live(host, False)
+    if host != call.host:
+        call.pool.faults.stop_host(host)
+    else:
+        call.pool.spawn(_stop_later, call, host)
+
+
+async def _stop_later(call: Call, host: str) -> None:
+    await trio.sleep(SELF_SHUTDOWN_DELAY)
+    if call.db.get("host_metrics", call.db.get("host", host)["metrics"])["live"] is False:
+        call.pool.faults.stop_host(host)
+
+
+@handler("host.power_on")
+async def power_on(call: Call, host: str) -> None:
+    """Boot a halted host through its power-on mode: it listens again, live and enabled."""
+    rec = call.db.get("host", host)
+    if rec["power_on_mode"] == "":
+        raise XapiFailure("HOST_POWER_ON_MODE_DISABLED")
+    metrics = call.db.get("host_metrics", rec["metrics"])
+    if metrics["live"] and host not in call.pool.faults.host_down:
+        raise XapiFailure("HOST_IS_LIVE", host)
+    await call.work(call.pool.timing.delay("vm_start"))
+    call.pool.faults.start_host(host)
+    _booted(call, host)
 
 
 @handler("host.restart_agent")

@@ -220,9 +220,12 @@ async def create(call: Call, args: dict[str, Any]) -> str:
 
 @handler("VM.provision")
 async def provision(call: Call, vm: str) -> None:
-    """Create the disks ``other_config.disks`` asks for, then drop the key (as xapi does)."""
+    """Turn the template copy into a VM (``is_a_template`` false), create the disks
+    ``other_config.disks`` asks for, then drop the key (as xapi does)."""
     async with lifecycle.operation(call, vm, "provision") as rec:
         await call.work(call.pool.timing.delay("vdi_op"))
+        call.db.update("VM", vm, is_a_template=False)
+        vm_ops.refresh(call.db, vm)
         for disk in provision_disks(rec["other_config"].get("disks", "")):
             sr = call.db.find_by_uuid("SR", disk.get("sr", "")) or call.db.get("pool", call.pool.pool_ref)["default_SR"]
             vdi = call.pool.create_vdi(sr, int(disk.get("size", "0") or 0), name_label=f"{rec['name_label']} {disk.get('device', '0')}", type=disk.get("type", "system"))  # fmt: skip
@@ -265,12 +268,54 @@ async def set_memory(call: Call, vm: str, value: int) -> None:
     call.db.update("VM", vm, memory_static_max=value, memory_dynamic_max=value, memory_dynamic_min=value, memory_target=value)  # fmt: skip
 
 
+ORDER_CONSTRAINT = "Memory limits must satisfy: static_min \u2264 dynamic_min \u2264 dynamic_max \u2264 static_max"  # fmt: skip
+
+
+def _memory_limits(call: Call, vm: str, op: str, **changes: int) -> dict[str, Any]:
+    """Check ``op`` (``changing_memory_limits`` / ``_static_range`` / ``_dynamic_range``) and the
+    order of the four limits after ``changes``; apply them. Returns the new record."""
+    rec = vm_ops.check(call.db, vm, op)
+    limits = {k: rec[k] for k in ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max", "memory_static_max")}  # fmt: skip
+    limits.update(changes)
+    values = list(limits.values())
+    if values != sorted(values) or values[0] < 0:
+        raise XapiFailure("MEMORY_CONSTRAINT_VIOLATION", ORDER_CONSTRAINT)
+    call.db.update("VM", vm, **changes)
+    if rec["power_state"] == "Running" and "memory_dynamic_max" in changes:
+        # the balloon driver reaches the new target at once
+        call.db.update("VM", vm, memory_target=changes["memory_dynamic_max"])
+        if call.db.exists("VM_metrics", rec["metrics"]):
+            call.db.update("VM_metrics", rec["metrics"], memory_actual=changes["memory_dynamic_max"])
+    return call.db.get("VM", vm)
+
+
 @handler("VM.set_memory_limits")
 async def set_memory_limits(call: Call, vm: str, static_min: int, static_max: int, dynamic_min: int, dynamic_max: int) -> None:  # fmt: skip
-    if not static_min <= dynamic_min <= dynamic_max <= static_max:
-        raise XapiFailure("MEMORY_CONSTRAINT_VIOLATION", "Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= static_max")  # fmt: skip
-    call.db.get("VM", vm)
-    call.db.update("VM", vm, memory_static_min=static_min, memory_static_max=static_max, memory_dynamic_min=dynamic_min, memory_dynamic_max=dynamic_max)  # fmt: skip
+    """Halted VMs only (``VM_BAD_POWER_STATE`` otherwise), like xapi."""
+    _memory_limits(call, vm, "changing_memory_limits", memory_static_min=static_min, memory_static_max=static_max, memory_dynamic_min=dynamic_min, memory_dynamic_max=dynamic_max)  # fmt: skip
+
+
+@handler("VM.set_memory_static_range")
+async def set_memory_static_range(call: Call, vm: str, min: int, max: int) -> None:  # noqa: A002
+    _memory_limits(call, vm, "changing_static_range", memory_static_min=min, memory_static_max=max)
+
+
+@handler("VM.set_memory_dynamic_range")
+async def set_memory_dynamic_range(call: Call, vm: str, min: int, max: int) -> None:  # noqa: A002
+    """Halted or Running (the balloon moves at once): within the static range."""
+    _memory_limits(call, vm, "changing_dynamic_range", memory_dynamic_min=min, memory_dynamic_max=max)
+
+
+@handler("VM.set_memory_dynamic_min", "VM.set_memory_dynamic_max")
+async def set_memory_dynamic_bound(call: Call, vm: str, value: int) -> None:
+    field = "memory_" + call.method.rsplit("set_memory_", 1)[1]
+    _memory_limits(call, vm, "changing_dynamic_range", **{field: value})
+
+
+@handler("VM.set_memory_static_min", "VM.set_memory_static_max")
+async def set_memory_static_bound(call: Call, vm: str, value: int) -> None:
+    field = "memory_" + call.method.rsplit("set_memory_", 1)[1]
+    _memory_limits(call, vm, "changing_static_range", **{field: value})
 
 
 @handler("VM.set_VCPUs_number_live")
