@@ -6,9 +6,12 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import xmlrpc.client
 
 import trio
+
+from xo.sim.cli import build_parser, login_failure_delay
 
 START_TIMEOUT = 60
 
@@ -140,3 +143,46 @@ async def test_cli_demo_serves_an_xcpng_and_a_xenserver_pool_and_explains_itself
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_login_failure_delay_defaults_to_xapi_s_and_shorter_for_the_demo() -> None:
+    parser = build_parser()
+    assert login_failure_delay(parser.parse_args([])) == 5.0
+    assert login_failure_delay(parser.parse_args(["--demo"])) == 1.0
+    assert login_failure_delay(parser.parse_args(["--demo", "--login-failure-delay", "0"])) == 0.0
+
+
+async def test_cli_login_failure_delay_slows_failed_logins_only() -> None:
+    process = await _start("--hosts", "1", "--vms", "1", "--login-failure-delay", "0.4")
+    try:
+        with trio.fail_after(START_TIMEOUT):
+            (line,) = await _read_lines(process.stdout, 1)
+        pool = json.loads(line)
+
+        def timed(password: str) -> tuple[float, dict]:
+            proxy = xmlrpc.client.ServerProxy(pool["master"])
+            started = time.monotonic()
+            reply = proxy.session.login_with_password(pool["username"], password)
+            return time.monotonic() - started, reply
+
+        elapsed, reply = await trio.to_thread.run_sync(timed, "wrong")
+        assert reply["ErrorDescription"][0] == "SESSION_AUTHENTICATION_FAILED"
+        assert elapsed >= 0.4
+        elapsed, reply = await trio.to_thread.run_sync(timed, pool["password"])
+        assert reply["Status"] == "Success" and elapsed < 0.4
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(30):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_cli_refuses_a_negative_login_failure_delay() -> None:
+    result = await trio.run_process(
+        [sys.executable, "-m", "xo.sim", "--login-failure-delay", "-1"],
+        capture_stderr=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert b"--login-failure-delay" in result.stderr

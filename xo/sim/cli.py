@@ -21,6 +21,10 @@ from xo.sim.serve import RunningSim, open_sim
 from xo.sim.timing import Timing
 
 DEMO = {"pools": 2, "hosts": 3, "vms": 50}
+# xapi sleeps this long before answering SESSION_AUTHENTICATION_FAILED.
+LOGIN_FAILURE_DELAY = 5.0
+# --demo is for people trying things: a mistyped password costs a second, not five.
+DEMO_LOGIN_FAILURE_DELAY = 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply simulated operation durations (default 1.0; 0.01 for tests)",
     )
     parser.add_argument(
+        "--login-failure-delay",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "wait before answering a failed login, as xapi does (default 5.0 like xapi; "
+            f"{DEMO_LOGIN_FAILURE_DELAY} with --demo; 0 = answer at once)"
+        ),
+    )
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="2 pools (one XCP-ng, one XenServer), 3 hosts and 50 VMs each; explains how to connect",
@@ -99,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.login_failure_delay is not None and not args.login_failure_delay >= 0:
+        parser.error("--login-failure-delay must be a number of seconds >= 0")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     if args.print_cert:
         sys.stdout.write(certificate_pem().decode())
@@ -111,8 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def login_failure_delay(args: argparse.Namespace) -> float:
+    """`--login-failure-delay`, else xapi's 5 s (1 s for `--demo`)."""
+    if args.login_failure_delay is not None:
+        return float(args.login_failure_delay)
+    return DEMO_LOGIN_FAILURE_DELAY if args.demo else LOGIN_FAILURE_DELAY
+
+
 async def _serve(args: argparse.Namespace) -> None:
-    timing = Timing(scale=args.timing_scale)
+    timing = Timing(scale=args.timing_scale, login_failure_delay=login_failure_delay(args))
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         nursery.start_soon(_wait_for_signal, stop)
