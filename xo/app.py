@@ -135,6 +135,7 @@ class XoServerApp:
                     max_frame_bytes=config.limits.max_frame_bytes,
                     max_concurrent_calls=config.limits.max_concurrent_calls,
                 ),
+                trusted_origins=config.trusted_origins,
             )
             self.web = web
             web_done = trio.Event()

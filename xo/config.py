@@ -4,11 +4,16 @@ The file is TOML in the spirit of xo-server's ``config.toml``::
 
     datadir = "/var/lib/xo-server"          # SQLite database and other state
 
+    [http]
+    trusted_origins = ["https://xo.example.net"]  # pages of these origins may open cookie
+                                             # sessions too (a reverse proxy's public address)
+
     [[http.listen]]                          # one table per listener (XO's syntax)
     hostname = "0.0.0.0"
     port = 443
     cert = "/etc/xo-server/cert.pem"         # cert + key: HTTPS (all HTTPS listeners share
     key = "/etc/xo-server/key.pem"           # the first cert, a hypercorn limitation)
+
 
     [demo]                                   # the embedded simulator (xo-server --demo)
     enabled = false
@@ -89,6 +94,7 @@ class AuthConfig:
 @dataclass(frozen=True)
 class Config:
     listen: tuple[ListenAddress, ...] = (ListenAddress(),)
+    trusted_origins: frozenset[str] = frozenset()
     datadir: Path = Path("/var/lib/xo-server")
     demo: DemoConfig = field(default_factory=DemoConfig)
     limits: Limits = field(default_factory=Limits)
@@ -189,13 +195,29 @@ def _listen_entry(value: Any, key: str) -> ListenAddress:
 # -- sections -----------------------------------------------------------------------------------
 
 
+def _origins(value: Any, key: str) -> frozenset[str]:
+    """Origins as browsers send them: scheme://host[:port], no path, no trailing slash."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: must be an array of origins like \"https://xo.example.net\"")
+    origins = set()
+    for i, item in enumerate(value):
+        text = _str(item, f"{key}[{i}]").rstrip("/")
+        scheme, sep, rest = text.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            raise ConfigError(f"{key}[{i}]: must be an origin like \"https://xo.example.net\"")
+        origins.add(text.lower())
+    return frozenset(origins)
+
+
 def _apply_file(config: dict[str, Any], data: Mapping[str, Any]) -> None:
     _no_unknown(data, {"datadir", "http", "demo", "limits", "authentication", "logging"}, "")
     if "datadir" in data:
         config["datadir"] = Path(_str(data["datadir"], "datadir"))
     if "http" in data:
         http = _table(data["http"], "http")
-        _no_unknown(http, {"listen"}, "http")
+        _no_unknown(http, {"listen", "trusted_origins"}, "http")
+        if "trusted_origins" in http:
+            config["trusted_origins"] = _origins(http["trusted_origins"], "http.trusted_origins")
         if "listen" in http:
             entries = http["listen"]
             if isinstance(entries, Mapping):

@@ -88,3 +88,27 @@ def test_bad_flags_and_env_are_named() -> None:
         load_config(environ={"XO_DEMO": "maybe"})
     with pytest.raises(ConfigError, match="config file"):
         load_config(config_file="/nonexistent/xo.toml", environ={})
+
+
+def test_trusted_origins_are_normalised_origins(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[http]
+trusted_origins = ["https://XO.example.net/", "http://10.0.0.5:8080"]
+[[http.listen]]
+port = 80
+""",
+    )
+    config = load_config(config_file=path, environ={})
+    assert config.trusted_origins == frozenset({"https://xo.example.net", "http://10.0.0.5:8080"})
+    assert config.listen[0].port == 80
+
+
+@pytest.mark.parametrize(
+    "value", ['"https://a"', '["https://a/path"]', '["ftp://a"]', '["a.example"]', "[1]"]
+)
+def test_trusted_origins_must_be_origins(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"[http]\ntrusted_origins = {value}\n")
+    with pytest.raises(ConfigError, match=r"^http\.trusted_origins"):
+        load_config(config_file=path, environ={})
