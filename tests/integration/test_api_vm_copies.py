@@ -131,3 +131,15 @@ async def test_convert_to_template(xo: Xo) -> None:
     running = xo.one(type="VM", power_state="Running")
     error = await xo.client.error("vm.convertToTemplate", {"id": running["id"]})
     assert error["code"] == 13
+
+
+async def test_delete_drops_the_acls_granted_on_the_vm(xo: Xo) -> None:
+    vm, other = xo.find(type="VM", power_state="Halted")[:2]
+    user = await xo.client.result("user.create", {"email": "op@example.net", "password": "pw"})
+    for target in (vm, other):
+        await xo.client.result(
+            "acl.add", {"subject": user, "object": target["id"], "action": "operator"}
+        )
+    await xo.client.result("vm.delete", {"id": vm["id"]})
+    remaining = {(a["subject"], a["object"]) for a in await xo.client.result("acl.get")}
+    assert remaining == {(user, other["id"])}

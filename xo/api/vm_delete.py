@@ -139,3 +139,6 @@ async def delete_(
         ),
         object_id=vm["id"],
     )
+    # As XO: the rights granted on a deleted VM go with it, so acl.get keeps no dangling entries.
+    if await ctx.store.remove_object_acls(vm["id"]):
+        await ctx.services.rights_changed()

@@ -216,6 +216,12 @@ class SqliteStore:
             )
         )
 
+    async def remove_object_acls(self, object: str) -> int:
+        """Every entry on ``object`` (a deleted VM's), whoever it was granted to."""
+        return await self.db.write(
+            lambda c: c.execute("DELETE FROM acls WHERE object = ?", (object,)).rowcount
+        )
+
     async def list_acls(self, subjects: Iterable[str] | None = None) -> list[Acl]:
         wanted = None if subjects is None else list(subjects)
 
