@@ -187,12 +187,17 @@ class XoServerApp:
 
     async def _run_demo(self, store: SqliteStore, *, task_status: trio.TaskStatus[Any]) -> None:
         """Serve the embedded simulator and register its pools, replacing the last demo's."""
-        from xo.sim.serve import open_sim  # the only place xo-server uses the simulator
+        # The only place xo-server uses the simulator.
+        from xo.sim.scenario import PoolSpec, build_world
+        from xo.sim.serve import open_sim
 
         demo = self.config.demo
-        async with open_sim(
-            pools=demo.pools, hosts=demo.hosts, vms=demo.vms, seed=demo.seed
-        ) as sim:
+        # Both flavours, so a demo shows XCP-ng's updater as well as XenServer's pool updates.
+        specs = [
+            PoolSpec(hosts=demo.hosts, vms=demo.vms, flavour=("xcp-ng", "xenserver")[i % 2])
+            for i in range(demo.pools)
+        ]
+        async with open_sim(world=build_world(seed=demo.seed, specs=specs)) as sim:
             for old_id in await store.get_setting(DEMO_SERVERS_SETTING, []):
                 if self.pools is not None:
                     await self.pools.disconnect(old_id)
