@@ -166,6 +166,8 @@ class Dispatcher:
             raise E.method_not_found(name)
         await self.services.rights.ensure_loaded(self.services.store)
         user = await self.current_user(session)
+        if user is not None and not user.is_admin:
+            await self.services.rights.prepare(user.id)  # the ACL index, built on first need
         started = time.monotonic()
         try:
             result = await self._call(method, session, user, params)

@@ -155,8 +155,14 @@ class Resolver:
         self._in_progress: set[tuple[str, str]] = set()
 
     def forget(self, ids: Iterable[str]) -> None:
-        for memo in self._memo.values():
-            if memo:
+        if not isinstance(ids, set | frozenset):
+            ids = set(ids)
+        for action, memo in self._memo.items():
+            if not memo:
+                continue
+            if len(ids) > len(memo):  # e.g. a whole pool left: walk the smaller side
+                self._memo[action] = {k: v for k, v in memo.items() if k not in ids}
+            else:
                 for object_id in ids:
                     memo.pop(object_id, None)
 

@@ -9,17 +9,30 @@ fields). When an object enters, leaves, or changes that part, every object reach
 reverse links is *dirty*: its rights must be evaluated again. Changes elsewhere (a VM's memory
 usage, a host's load) leave rights alone and cost one tuple comparison.
 
-The index follows the ObjectStore through its own subscription, drained synchronously by
-:meth:`ObjectGraph.sync`: callers sync right before they evaluate, so the index is exactly
-the store at that moment. Dirty ids go to every :class:`GraphWatch` (each API connection has
-one: ids to look at again since its last batch) and to every invalidation listener (the
-resolvers' memos). Memory: one entry per object plus its links.
+The index is built on first need only: admins never evaluate rights, so a server whose
+signed-in users are all admins never pays for it (~0.8 s of CPU and ~3 MB per 1,000 VMs). The
+first :meth:`ObjectGraph.watch`, :meth:`~ObjectGraph.sync` or :meth:`~ObjectGraph.build`
+subscribes to the ObjectStore and takes a snapshot of its objects; ``await build()`` indexes
+that snapshot a slice at a time, yielding to the loop between slices, and a synchronous
+``sync()`` finishes whatever is left. From then on the index follows the store through its own
+subscription, drained by ``sync()``: callers sync right before they evaluate, so the index is
+exactly the store at that moment. Dirty ids go to every :class:`GraphWatch` (each non-admin
+API connection has one: ids to look at again since its last batch; ids that left the store are
+not in it, the connection's own batch says they left) and to every invalidation listener (the
+resolvers' memos).
+
+Memory and the cyclic GC: the collector tracks every ``set`` but skips dicts and tuples holding
+only strings, and a full collection visits every tracked container. So the long-lived structures
+here are tuples (an object's links) and dicts of ``None`` (an object's readers): ~105,000 small
+sets made full collections of a 10,000-VM server ~100 ms longer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
+
+import trio
 
 from xo.auth.acl import links, structure
 
@@ -31,20 +44,25 @@ class WatchableObjects(Protocol):
 
 
 class GraphWatch:
-    """Ids whose rights may have changed since the last :meth:`take` (a coalescing set)."""
+    """Ids whose rights may have changed since the last :meth:`take` (coalesced)."""
 
     def __init__(self, graph: ObjectGraph) -> None:
         self._graph = graph
-        self._dirty: set[str] = set()
+        # sets shared with every other watch (one per sync that found changes): never mutated
+        self._dirty: list[frozenset[str]] = []
 
-    def take(self) -> set[str]:
+    def take(self) -> frozenset[str]:
         self._graph.sync()
-        dirty, self._dirty = self._dirty, set()
-        return dirty
+        dirty, self._dirty = self._dirty, []
+        if not dirty:
+            return frozenset()
+        if len(dirty) == 1:
+            return dirty[0]
+        return frozenset().union(*dirty)
 
     def close(self) -> None:
-        self._graph._watches.discard(self)
-        self._dirty = set()
+        self._graph._watches.pop(self, None)
+        self._dirty = []
 
     def __enter__(self) -> GraphWatch:
         return self
@@ -54,25 +72,31 @@ class GraphWatch:
 
 
 class ObjectGraph:
+    BUILD_SLICE = 2000  # objects indexed between two checkpoints of :meth:`build`
+
     def __init__(self, objects: WatchableObjects) -> None:
         self.objects = objects
-        self._subscription = objects.subscribe()
+        self._subscription: Any = None  # subscribed on first need
+        self._backlog: list[dict[str, Any]] = []  # snapshot objects not indexed yet
         self._structure: dict[str, tuple[Any, ...]] = {}
-        self._links: dict[str, set[str]] = {}
-        self._readers: dict[str, set[str]] = {}  # id -> ids whose evaluation reads it
-        self._watches: set[GraphWatch] = set()
+        self._links: dict[str, tuple[str, ...]] = {}
+        self._readers: dict[str, dict[str, None]] = {}  # id -> ids whose evaluation reads it
+        self._watches: dict[GraphWatch, None] = {}
         self._listeners: list[Callable[[set[str]], None]] = []
-        for obj in list(objects.values()):
-            object_id = obj.get("id")
-            if isinstance(object_id, str):
-                self._index(object_id, obj)
+
+    @property
+    def active(self) -> bool:
+        """Whether the index exists (someone needed it since the server started)."""
+        return self._subscription is not None
 
     def close(self) -> None:
-        self._subscription.close()
+        if self._subscription is not None:
+            self._subscription.close()
 
     def watch(self) -> GraphWatch:
+        self._activate()
         watch = GraphWatch(self)
-        self._watches.add(watch)
+        self._watches[watch] = None
         return watch
 
     def on_dirty(self, listener: Callable[[set[str]], None]) -> None:
@@ -80,10 +104,22 @@ class ObjectGraph:
         self._listeners.append(listener)
 
     def readers(self, object_id: str) -> frozenset[str]:
+        self.sync()
         return frozenset(self._readers.get(object_id, ()))
+
+    async def build(self) -> None:
+        """Index the store's objects now, a slice at a time, yielding between slices (several
+        tasks may build at once: each slice is indexed synchronously)."""
+        self._activate()
+        while self._backlog:
+            self._index_backlog(self.BUILD_SLICE)
+            await trio.lowlevel.checkpoint()
 
     def sync(self) -> None:
         """Catch up with the store; spread the dirty ids to watches and listeners."""
+        self._activate()
+        if self._backlog:
+            self._index_backlog(None)
         if not self._subscription.pending_count:
             return
         batch = self._subscription.get_batch_nowait()
@@ -97,10 +133,13 @@ class ObjectGraph:
         if not changed:
             return
         dirty = self.closure(changed)
-        for watch in self._watches:
-            watch._dirty |= dirty
         for listener in self._listeners:
             listener(dirty)
+        if self._watches:
+            shared = frozenset(dirty.difference(batch.exit) if batch.exit else dirty)
+            if shared:
+                for watch in self._watches:
+                    watch._dirty.append(shared)
 
     def closure(self, ids: Iterable[str]) -> set[str]:
         """``ids`` and every id whose evaluation reads one of them, transitively."""
@@ -114,24 +153,43 @@ class ObjectGraph:
                     stack.append(reader)
         return seen
 
+    def _activate(self) -> None:
+        if self._subscription is None:
+            self._subscription = self.objects.subscribe()
+            self._backlog = list(self.objects.values())
+
+    def _index_backlog(self, limit: int | None) -> None:
+        backlog = self._backlog
+        count = len(backlog) if limit is None else min(limit, len(backlog))
+        for obj in backlog[len(backlog) - count :]:
+            object_id = obj.get("id")
+            if isinstance(object_id, str):
+                self._index(object_id, obj)
+        del backlog[len(backlog) - count :]
+
     def _index(self, object_id: str, obj: dict[str, Any] | None) -> bool:
         """Record ``obj``'s links; True when what the evaluation reads of it changed."""
         shape = structure(obj)
         if shape == self._structure.get(object_id):  # also: absent before and after
             return False
+        all_readers = self._readers
         for target in self._links.pop(object_id, ()):
-            readers = self._readers.get(target)
+            readers = all_readers.get(target)
             if readers is not None:
-                readers.discard(object_id)
+                readers.pop(object_id, None)
                 if not readers:
-                    del self._readers[target]
+                    del all_readers[target]
         if shape is None:
             self._structure.pop(object_id, None)
             return True
         self._structure[object_id] = shape
         targets = links(obj)
         if targets:
-            self._links[object_id] = targets
+            self._links[object_id] = tuple(targets)
             for target in targets:
-                self._readers.setdefault(target, set()).add(object_id)
+                reader_ids = all_readers.get(target)
+                if reader_ids is None:
+                    all_readers[target] = {object_id: None}
+                else:
+                    reader_ids[object_id] = None
         return True

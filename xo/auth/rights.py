@@ -48,6 +48,9 @@ class AclRights:
         self._data = EMPTY
         self._explicit: dict[str, Explicit] = {}
         self._resolvers: dict[str, Resolver] = {}
+        # per user: dirty id sets its resolver has not forgotten yet (shared, never mutated):
+        # forgetting is done by the user's own next evaluation, not by whoever synced the graph
+        self._stale: dict[str, list[set[str]]] = {}
         self._generations: dict[str, int] = {}
         self._changed = trio.Event()
         self._lock = trio.Lock()
@@ -85,6 +88,7 @@ class AclRights:
         self._data, self._explicit = data, explicit
         for user_id in changed:
             self._resolvers.pop(user_id, None)
+            self._stale.pop(user_id, None)
             self._generations[user_id] = self._generations.get(user_id, 0) + 1
         if changed:
             self._changed.set()
@@ -124,9 +128,23 @@ class AclRights:
     def _get(self, object_id: str) -> dict[str, Any] | None:
         return self.objects.get(object_id) if self.objects is not None else None
 
+    STALE_SETS = 32  # beyond this many pending sets, a resolver is dropped, not cleaned
+
     def _forget(self, ids: set[str]) -> None:
-        for resolver in self._resolvers.values():
-            resolver.forget(ids)
+        dropped = []
+        for user_id, stale in self._stale.items():
+            stale.append(ids)
+            if len(stale) > self.STALE_SETS:  # a user not evaluating lately: start afresh
+                dropped.append(user_id)
+        for user_id in dropped:
+            del self._stale[user_id]
+            del self._resolvers[user_id]
+
+    async def prepare(self, user_id: str | None) -> None:
+        """Before evaluating ``user_id``'s rights from a task: build the graph index (on first
+        need) in slices that let other tasks run. Nothing for admins."""
+        if self.graph is not None and user_id is not None and not self.is_admin(user_id):
+            await self.graph.build()
 
     def resolver(self, user_id: str) -> Resolver:
         if self.graph is not None:
@@ -135,6 +153,13 @@ class AclRights:
         if resolver is None:
             resolver = Resolver(self.explicit(user_id), self._get)
             self._resolvers[user_id] = resolver
+            self._stale[user_id] = []
+        else:
+            stale = self._stale[user_id]
+            if stale:
+                self._stale[user_id] = []
+                for ids in stale:
+                    resolver.forget(ids)
         return resolver
 
     def allows(self, user: User, object_id: str, action: str) -> bool:

@@ -26,6 +26,7 @@ import trio
 
 from xo.api.dispatcher import Dispatcher
 from xo.api.errors import JsonRpcError, XoApiError, unknown_error
+from xo.auth.graph import GraphWatch
 from xo.auth.rights import AclRights
 from xo.auth.session import Session
 from xo.web.jsonrpc import (
@@ -183,31 +184,38 @@ class ApiConnection:
             if graph is None:
                 raise RuntimeError("the object feed needs rights built on the same objects")
             view = ObjectView(rights, self.objects, user_id)
-            with self.objects.subscribe() as subscription, graph.watch() as watch:
-                generation = rights.generation(user_id)
-                view.start()
-                while True:
-                    batch = await _next_batch_or_rights_change(
-                        subscription, rights, user_id, generation
-                    )
-                    if self.session.expired():
-                        self.close(POLICY_VIOLATION)
-                        return
-                    changes = Changes()
-                    if rights.generation(user_id) != generation:
-                        generation = rights.generation(user_id)
-                        changes = view.refresh_all()
-                    if batch is not None or subscription.pending_count:
-                        if batch is None:
+            watch: GraphWatch | None = None  # admins need none (no evaluation, no index)
+            try:
+                with self.objects.subscribe() as subscription:
+                    generation = rights.generation(user_id)
+                    if not view.is_admin:
+                        await rights.prepare(user_id)
+                        watch = graph.watch()
+                    view.start()
+                    while True:
+                        batch = await _next_batch_or_rights_change(
+                            subscription, rights, user_id, generation
+                        )
+                        if self.session.expired():
+                            self.close(POLICY_VIOLATION)
+                            return
+                        if batch is None and subscription.pending_count:
                             batch = subscription.get_batch_nowait()
-                        step = view.apply(batch.enter, batch.exit, watch.take())
-                        changes.exit -= step.enter.keys()
-                        changes.enter = {
-                            k: v for k, v in changes.enter.items() if k not in step.exit
-                        }
-                        changes.enter.update(step.enter)
-                        changes.exit |= step.exit
-                    await self._notify(changes)
+                        changes = Changes()
+                        if rights.generation(user_id) != generation:
+                            generation = rights.generation(user_id)
+                            if watch is None and not view.is_admin:
+                                watch = graph.watch()  # before known is spelled out
+                            changes = view.refresh_all(batch.exit if batch is not None else ())
+                        if batch is not None:
+                            if watch is None and not view.is_admin:
+                                watch = graph.watch()
+                            dirty = watch.take() if watch is not None else ()
+                            changes.then(await view.apply_in_slices(batch.enter, batch.exit, dirty))
+                        await self._notify(changes)
+            finally:
+                if watch is not None:
+                    watch.close()
 
     async def _notify(self, changes: Changes) -> None:
         if changes.enter:
