@@ -9,6 +9,7 @@ Clones share the generated layer and copy the map of written blocks (blocks are 
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,13 @@ from dataclasses import dataclass, field
 BLOCK = 1 << 20
 # How many blocks of a fresh disk hold generated data: block 0 plus a few spread out.
 GENERATED_BLOCKS = 6
+# A generated block is a rotation of one random pattern of this size repeated: realistic for
+# checksums, compressible like real data, and cheap (a dense 2 GiB export must not be limited by
+# making its bytes: no per-block random generator, no per-block allocation when streaming).
+_PATTERN = 1 << 16
+# Rotation step between consecutive blocks: odd, so 65,536 consecutive blocks (64 GiB) all get
+# distinct rotations.
+_ROTATION_STEP = 4_099
 _ZERO_BLOCK = bytes(BLOCK)
 
 
@@ -39,10 +47,22 @@ def _generated_indices(seed: int, size: int) -> frozenset[int]:
     return frozenset(indices)
 
 
+@functools.lru_cache(maxsize=4)
+def _seed_span(seed: int) -> bytes:
+    """The seed's 64 KiB random pattern repeated over 1 MiB + 64 KiB: every generated block of
+    the disk is one 1 MiB window of it (bounded cache: a few disks streaming at once)."""
+    pattern = random.Random(seed * 1_000_003).randbytes(_PATTERN)
+    return pattern * (BLOCK // _PATTERN + 1)
+
+
+def _generated_view(seed: int, index: int) -> memoryview:
+    """Block ``index`` of a generated disk, without copying: a window of the seed's span."""
+    start = (index * _ROTATION_STEP) % _PATTERN
+    return memoryview(_seed_span(seed))[start : start + BLOCK]
+
+
 def _generate_block(seed: int, index: int) -> bytes:
-    # 64 KiB of pseudo-random bytes repeated: realistic for checksums, compressible like real data.
-    rng = random.Random(seed * 1_000_003 + index)
-    return rng.randbytes(BLOCK // 16) * 16
+    return bytes(_generated_view(seed, index))
 
 
 class DiskStore:
@@ -90,6 +110,20 @@ class DiskStore:
             return data
         if index in disk.generated:
             return _generate_block(disk.seed, index)
+        return _ZERO_BLOCK
+
+    def read_view(self, ref: str, offset: int, length: int) -> bytes | memoryview:
+        """Like `read`, without copying when the range is one whole block (a generated block is a
+        view of a shared buffer, valid as long as the caller keeps it): what streams send."""
+        disk = self._disks[ref]
+        index, within = divmod(offset, BLOCK)
+        if within or length != BLOCK or offset + BLOCK > disk.size:
+            return self.read(ref, offset, length)
+        data = disk.written.get(index)
+        if data is not None:
+            return data
+        if index in disk.generated:
+            return _generated_view(disk.seed, index)
         return _ZERO_BLOCK
 
     def read(self, ref: str, offset: int, length: int) -> bytes:

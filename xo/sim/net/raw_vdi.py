@@ -85,9 +85,9 @@ async def handle_export_raw_vdi(pool: Any, host_ref: str, request: Request) -> N
         transfer.succeed("")
 
 
-def _raw_pieces(store: Any, vdi_ref: str, size: int) -> Iterator[bytes]:
+def _raw_pieces(store: Any, vdi_ref: str, size: int) -> Iterator[bytes | memoryview]:
     for offset in range(0, size, RAW_PIECE):
-        yield store.read(vdi_ref, offset, min(RAW_PIECE, size - offset))
+        yield store.read_view(vdi_ref, offset, min(RAW_PIECE, size - offset))
 
 
 def _vhd_pieces(pool: Any, vdi_ref: str, base_ref: str | None) -> Iterator[bytes | memoryview]:
