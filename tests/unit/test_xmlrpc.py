@@ -155,3 +155,34 @@ def test_large_response_is_fast_enough_to_build() -> None:
     records = {f"OpaqueRef:{n}": {"uuid": str(n), "name_label": f"vm {n}", "memory": 1 << 30, "tags": ["a"], "other": {"k": "v"}} for n in range(10_000)}
     body = x.dumps_response_success(records)
     assert body.count(b"<member><name>uuid</name>") == 10_000
+
+
+@given(_json_like)
+def test_streamed_response_is_the_same_bytes_as_the_whole_one(value) -> None:  # noqa: ANN001
+    # tiny pieces, so that every value is cut somewhere
+    pieces = list(x.iter_response_success(value, parts=2))
+    assert b"".join(pieces) == x.dumps_response_success(value)
+
+
+def test_large_response_streams_in_bounded_pieces() -> None:
+    records = {
+        f"OpaqueRef:{n}": {"uuid": str(n), "name_label": f"vm <{n}>", "memory": 1 << 30, "on": n % 2 == 0,
+                           "when": x.DateTime("20240102T03:04:05Z"), "tags": ["a"] * (n % 3), "other": {"k": "v"} if n % 2 else {}}
+        for n in range(5_000)
+    }
+    events = {"events": [{"ref": ref, "snapshot": rec} for ref, rec in records.items()], "token": "1,2"}
+    for value in (records, events):
+        pieces = list(x.iter_response_success(value, parts=1_000))
+        assert len(pieces) > 10
+        assert max(len(p) for p in pieces) < 200_000
+        body = b"".join(pieces)
+        assert body == x.dumps_response_success(value)
+        assert x.loads_response(body) == x.loads_response(x.dumps_response_success(value))
+
+
+def test_encoded_fragment_is_embedded_verbatim() -> None:
+    events = [{"ref": "OpaqueRef:a", "snapshot": {"n": 1, "on": True}}]
+    shared = x.Encoded(x.encode_value(events))
+    body = x.dumps_response_success({"events": shared, "token": "t"})
+    assert body == x.dumps_response_success({"events": events, "token": "t"})
+    assert x.loads_response(body) == {"events": [{"ref": "OpaqueRef:a", "snapshot": {"n": "1", "on": True}}], "token": "t"}

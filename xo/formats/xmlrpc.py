@@ -26,11 +26,12 @@ import binascii
 import datetime as _dt
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = [
     "DateTime",
+    "Encoded",
     "Int32",
     "XmlRpcFailure",
     "XmlRpcFault",
@@ -42,6 +43,7 @@ __all__ = [
     "encode_value",
     "escape",
     "format_datetime",
+    "iter_response_success",
     "loads_request",
     "loads_response",
     "parse_value_fragment",
@@ -124,10 +126,31 @@ def format_datetime(value: _dt.datetime) -> str:
     return f"{value.year:04d}{value.month:02d}{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
 
 
+class Encoded(str):
+    """An already encoded ``<value>…</value>`` fragment, emitted verbatim.
+
+    Lets a caller encode a large shared value once (``event.from`` events seen by many
+    subscribers at the same token) and embed it in many responses.
+    """
+
+    __slots__ = ()
+
+
+_TRUE = "<value><boolean>1</boolean></value>"
+_FALSE = "<value><boolean>0</boolean></value>"
+_EMPTY_STRUCT = "<value><struct></struct></value>"
+_EMPTY_ARRAY = "<value><array><data></data></array></value>"
+# Inside a struct the member's closing tag rides along with its value: one piece fewer.
+_TRUE_M = _TRUE + "</member>"
+_FALSE_M = _FALSE + "</member>"
+_EMPTY_STRUCT_M = _EMPTY_STRUCT + "</member>"
+_EMPTY_ARRAY_M = _EMPTY_ARRAY + "</member>"
+
+_search_escape = _NEEDS_ESCAPE.search
+
+
 def _enc_str(v: str, out: list[str]) -> None:
-    out.append("<value>")
-    out.append(v.translate(_ESCAPES) if _NEEDS_ESCAPE.search(v) else v)
-    out.append("</value>")
+    out.append(f"<value>{v.translate(_ESCAPES) if _search_escape(v) else v}</value>")
 
 
 def _enc_int(v: int, out: list[str]) -> None:
@@ -139,9 +162,7 @@ def _enc_int32(v: int, out: list[str]) -> None:
 
 
 def _enc_bool(v: bool, out: list[str]) -> None:
-    out.append(
-        "<value><boolean>1</boolean></value>" if v else "<value><boolean>0</boolean></value>"
-    )
+    out.append(_TRUE if v else _FALSE)
 
 
 def _enc_float(v: float, out: list[str]) -> None:
@@ -160,11 +181,22 @@ def _enc_none(v: None, out: list[str]) -> None:
     out.append("<value></value>")
 
 
+def _enc_encoded(v: str, out: list[str]) -> None:
+    out.append(v)
+
+
 def _enc_list(v: list | tuple | set | frozenset, out: list[str]) -> None:
-    out.append("<value><array><data>")
+    if not v:
+        out.append(_EMPTY_ARRAY)
+        return
+    append = out.append
+    append("<value><array><data>")
     for item in v:
-        _encode(item, out)
-    out.append("</data></array></value>")
+        if type(item) is str:
+            append(f"<value>{item.translate(_ESCAPES) if _search_escape(item) else item}</value>")
+        else:
+            _encode(item, out)
+    append("</data></array></value>")
 
 
 # "<member><name>key</name>" for the keys seen most (record field names), bounded.
@@ -183,14 +215,38 @@ def _member_head(key: object) -> str:
 
 
 def _enc_dict(v: dict, out: list[str]) -> None:
+    # The hot loop of every record: the common types are handled inline (a record is mostly
+    # strings, bools, ints and empty maps/sets), everything else goes through _encode.
+    if not v:
+        out.append(_EMPTY_STRUCT)
+        return
     append = out.append
+    heads = _MEMBER_HEADS.get
     append("<value><struct>")
     for key, item in v.items():
-        append(_MEMBER_HEADS.get(key) or _member_head(key))  # type: ignore[call-overload]
-        if type(item) is str:
-            append("<value>")
-            append(item.translate(_ESCAPES) if _NEEDS_ESCAPE.search(item) else item)
-            append("</value></member>")
+        append(heads(key) or _member_head(key))  # type: ignore[call-overload]
+        kind = type(item)
+        if kind is str:
+            append(
+                f"<value>{item.translate(_ESCAPES) if _search_escape(item) else item}"
+                "</value></member>"
+            )
+        elif kind is bool:
+            append(_TRUE_M if item else _FALSE_M)
+        elif kind is int:
+            append(f"<value>{item}</value></member>")
+        elif kind is dict:
+            if item:
+                _enc_dict(item, out)
+                append("</member>")
+            else:
+                append(_EMPTY_STRUCT_M)
+        elif kind is list:
+            if item:
+                _enc_list(item, out)
+                append("</member>")
+            else:
+                append(_EMPTY_ARRAY_M)
         else:
             _encode(item, out)
             append("</member>")
@@ -208,6 +264,7 @@ _ENCODERS: dict[type, Callable[[Any, list[str]], None]] = {
     float: _enc_float,
     Int32: _enc_int32,
     DateTime: _enc_datetime_str,
+    Encoded: _enc_encoded,
     _dt.datetime: _enc_datetime,
     type(None): _enc_none,
     list: _enc_list,
@@ -218,11 +275,13 @@ _ENCODERS: dict[type, Callable[[Any, list[str]], None]] = {
     bytes: _enc_bytes,
 }
 
-# Subclasses are looked up in this order (bool before int, Int32 before int, DateTime before str).
+# Subclasses are looked up in this order (bool before int, Int32 before int, DateTime and
+# Encoded before str).
 _FALLBACK_ORDER: tuple[type, ...] = (
     bool,
     Int32,
     DateTime,
+    Encoded,
     _dt.datetime,
     int,
     float,
@@ -253,6 +312,52 @@ def encode_value(v: Any) -> str:
     out: list[str] = []
     _encode(v, out)
     return "".join(out)
+
+
+# Streaming: containers with more items than this are walked item by item (a table of records,
+# a list of events), so that a piece can be cut between two items; smaller ones (a record) are
+# encoded in one go.
+_STREAM_SPLIT = 256
+# A piece is cut once this many string parts are pending (~0.5 MB of XML for VM records).
+STREAM_PARTS = 16_384
+
+
+def _iter_encode(v: Any, out: list[str], limit: int, split: int) -> Iterator[None]:
+    """Encode ``v`` into ``out``, yielding whenever ``out`` holds at least ``limit`` parts.
+
+    Containers larger than ``split`` are walked item by item (the top-level value always is:
+    ``{"events": [...]}``); smaller ones are encoded in one go."""
+    kind = type(v)
+    if kind is dict and len(v) > split:
+        append = out.append
+        append("<value><struct>")
+        for key, item in v.items():
+            append(_MEMBER_HEADS.get(key) or _member_head(key))
+            yield from _iter_encode(item, out, limit, _STREAM_SPLIT)
+            append("</member>")
+            if len(out) >= limit:
+                yield
+        append("</struct></value>")
+    elif kind is list and len(v) > split:
+        out.append("<value><array><data>")
+        for item in v:
+            yield from _iter_encode(item, out, limit, _STREAM_SPLIT)
+            if len(out) >= limit:
+                yield
+        out.append("</data></array></value>")
+    else:
+        _encode(v, out)
+
+
+def iter_response_success(value: Any, *, parts: int = STREAM_PARTS) -> Iterator[bytes]:
+    """:func:`dumps_response_success` in bounded pieces (their concatenation is the same bytes):
+    a 10,000-VM ``get_all_records`` is sent while it is encoded, never held whole."""
+    out = [_SUCCESS_HEAD]
+    for _ in _iter_encode(value, out, parts, 0):
+        yield "".join(out).encode()
+        out.clear()
+    out.append(_WRAPPED_TAIL)
+    yield "".join(out).encode()
 
 
 _RESPONSE_HEAD = '<?xml version="1.0"?><methodResponse><params><param>'
