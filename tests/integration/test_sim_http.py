@@ -8,6 +8,7 @@ import xmlrpc.client
 from urllib.parse import urlsplit
 
 import trio
+import XenAPI
 
 from xo.sim.net.rpc import RPC_BODY_LIMIT
 
@@ -187,3 +188,70 @@ async def test_latency_fault_delays_every_rpc(sim, sim_pool, http_request):
     await _login_xml(http_request, sim_pool.master_url, sim_pool)
     assert trio.current_time() - start >= 0.3
     sim.set_latency(0)
+
+
+async def test_a_large_xmlrpc_answer_is_streamed_and_reads_like_a_small_one(sim_factory, http_request):
+    async with sim_factory(hosts=1, vms=120) as big:
+        pool = big.pools[0]
+        session = await _login_xml(http_request, pool.master_url, pool)
+        small = await http_request("POST", pool.master_url + "/", body=_xml_call("VM.get_all", session))
+        # usual answers keep xapi's Content-Length
+        assert small.headers["content-length"] == str(len(small.body))
+        reply = await http_request(
+            "POST", pool.master_url + "/", body=_xml_call("VM.get_all_records", session)
+        )
+        assert reply.status == 200 and reply.headers["content-type"] == "text/xml"
+        # sent while encoded: chunked, no Content-Length
+        assert reply.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in reply.headers
+        (value,), _ = xmlrpc.client.loads(reply.body)
+        records = value["Value"]
+        model = pool.pool.db.all("VM")
+        assert set(records) == set(model) and len(records) > 120
+        ref = sorted(model)[0]
+        assert records[ref]["uuid"] == model[ref]["uuid"]
+        assert records[ref]["memory_static_max"] == str(model[ref]["memory_static_max"])
+
+        def with_xenapi() -> tuple[int, int]:
+            # the real client on one keep-alive connection: a streamed answer, then another
+            session = XenAPI.Session(pool.master_url)
+            session.xenapi.login_with_password(pool.username, pool.password, "1.0", "tests")
+            try:
+                first = session.xenapi.VM.get_all_records()
+                second = session.xenapi.VDI.get_all_records()
+                return len(first), len(second)
+            finally:
+                session.xenapi.session.logout()
+
+        vms, vdis = await trio.to_thread.run_sync(with_xenapi)
+        assert vms == len(model) and vdis == len(pool.pool.db.all("VDI"))
+
+
+async def test_event_from_subscribers_at_one_token_share_one_encoding(sim_pool, http_request):
+    url = sim_pool.master_url
+    pool = sim_pool.pool
+
+    async def json_call(method: str, params: list) -> dict:
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1})
+        reply = await http_request("POST", url + "/jsonrpc", body=body.encode())
+        return json.loads(reply.body)["result"]
+
+    sessions = [
+        await json_call("session.login_with_password", [sim_pool.username, sim_pool.password])
+        for _ in range(3)
+    ]
+    token = (await json_call("event.from", [sessions[0], ["pool"], "", 0.0]))["token"]
+    vm = next(ref for ref, rec in pool.db.all("VM").items() if not rec["is_a_template"])
+    pool.db.update("VM", vm, name_description="shared encoding")
+    xml_session = await _login_xml(http_request, url, sim_pool)
+    answers = [await json_call("event.from", [s, ["vm"], token, 5.0]) for s in sessions]
+    xml = await http_request(
+        "POST", url + "/", body=_xml_call("event.from", xml_session, ["vm"], token, 5.0)
+    )
+    (xml_value,), _ = xmlrpc.client.loads(xml.body)
+    for answer in answers + [xml_value["Value"]]:
+        (event,) = answer["events"]
+        assert event["ref"] == vm and event["operation"] == "mod"
+        assert event["snapshot"]["name_description"] == "shared encoding"
+    assert answers[0] == answers[1] == answers[2]
+    assert xml_value["Value"]["token"] == answers[0]["token"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ from xo.formats import xmlrpc
 from xo.sim.errors import XapiFailure
 from xo.sim.net.http import HttpError, Request
 from xo.sim.net.server import CloseConnection
+from xo.sim.net.shared_encoding import SharedEncodings
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class RpcEndpoints:
         self._pool = pool
         self._host_ref = host_ref
         self._long_polls = long_polls
+        self._shared = SharedEncodings()
 
     async def xmlrpc(self, request: Request) -> None:
         body = await request.read_body(RPC_BODY_LIMIT)
@@ -84,6 +86,7 @@ class RpcEndpoints:
             method, params = xmlrpc.loads_request(body)
         except xmlrpc.XmlRpcParseError as exc:
             raise HttpError(500, f"cannot parse the XML-RPC request: {exc}") from exc
+        headers = [("Content-Type", "text/xml"), *CORS_HEADERS]
         try:
             value = await self._call(method, params)
         except XapiFailure as failure:
@@ -92,8 +95,10 @@ class RpcEndpoints:
             if method == "system.listMethods":
                 payload = xmlrpc.dumps_raw_response(value)
             else:
-                payload = xmlrpc.dumps_response_success(value)
-        await request.respond(200, [("Content-Type", "text/xml"), *CORS_HEADERS], payload)
+                value = self._share_events(method, value, "xml", _xml_fragment)
+                await respond_pieces(request, headers, xmlrpc.iter_response_success(value))
+                return
+        await request.respond(200, headers, payload)
 
     async def jsonrpc(self, request: Request) -> None:
         body = await request.read_body(RPC_BODY_LIMIT)
@@ -107,6 +112,7 @@ class RpcEndpoints:
         except XapiFailure as failure:
             reply = _json_failure(failure.description, call_id, v2)
         else:
+            value = self._share_events(method, value, "json", _json_fragment)
             reply = (
                 {"jsonrpc": "2.0", "result": value, "id": call_id}
                 if v2
@@ -118,6 +124,15 @@ class RpcEndpoints:
             )
         payload = orjson.dumps(reply, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
         await request.respond(200, [("Content-Type", "application/json"), *CORS_HEADERS], payload)
+
+    def _share_events(self, method: str, value: Any, kind: str, encode: Any) -> Any:
+        """An event.from answer with its events list encoded once for every subscriber."""
+        if method != "event.from" or type(value) is not dict:
+            return value
+        events = value.get("events")
+        if type(events) is not list:
+            return value
+        return {**value, "events": self._shared.get(kind, events, encode)}
 
     async def options(self, request: Request) -> None:
         """CORS preflight, as xapi answers it on the RPC paths."""
@@ -155,6 +170,36 @@ class RpcEndpoints:
             raise XapiFailure("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}") from exc
 
 
+async def respond_pieces(
+    request: Request, headers: list[tuple[str, str]], pieces: Iterable[bytes]
+) -> None:
+    """A 200 answer made of pieces: with a Content-Length when there is only one (every usual
+    answer, as xapi sends them), else sent while they are produced (chunked for HTTP/1.1) so
+    that a huge answer is never held whole."""
+    iterator = iter(pieces)
+    first = next(iterator, b"")
+    second = next(iterator, None)
+    if second is None:
+        await request.respond(200, headers, first)
+        return
+    await request.start_response(200, headers)
+    await request.send(first)
+    await request.send(second)
+    for piece in iterator:
+        await request.send(piece)
+    await request.end()
+
+
+def _xml_fragment(value: Any) -> xmlrpc.Encoded:
+    return xmlrpc.Encoded(xmlrpc.encode_value(value))
+
+
+def _json_fragment(value: Any) -> orjson.Fragment:
+    return orjson.Fragment(
+        orjson.dumps(value, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    )
+
+
 def _parse_json_call(call: Any) -> tuple[str, list, Any, bool]:
     if not isinstance(call, dict):
         raise ValueError("a JSON-RPC call must be an object")
@@ -182,9 +227,7 @@ def _json_failure(description: list[str], call_id: Any, v2: bool) -> dict:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(datetime.UTC)
-        return value.strftime("%Y%m%dT%H:%M:%SZ")
+        return xmlrpc.format_datetime(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
