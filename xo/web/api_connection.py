@@ -35,9 +35,9 @@ from xo.web.jsonrpc import (
     MsgpackCodec,
     Request,
     error_message,
-    notification_message,
     result_message,
 )
+from xo.web.notification_frames import FRAMES
 from xo.web.object_view import Changes, ObjectView
 
 log = logging.getLogger(__name__)
@@ -192,56 +192,69 @@ class ApiConnection:
                         await rights.prepare(user_id)
                         watch = graph.watch()
                     view.start()
-                    while True:
-                        batch = await _next_batch_or_rights_change(
-                            subscription, rights, user_id, generation
-                        )
-                        if self.session.expired():
-                            self.close(POLICY_VIOLATION)
-                            return
-                        if batch is None and subscription.pending_count:
-                            batch = subscription.get_batch_nowait()
-                        changes = Changes()
-                        if rights.generation(user_id) != generation:
-                            generation = rights.generation(user_id)
-                            if watch is None and not view.is_admin:
-                                watch = graph.watch()  # before known is spelled out
-                            changes = view.refresh_all(batch.exit if batch is not None else ())
-                        if batch is not None:
-                            if watch is None and not view.is_admin:
-                                watch = graph.watch()
-                            dirty = watch.take() if watch is not None else ()
-                            changes.then(await view.apply_in_slices(batch.enter, batch.exit, dirty))
-                        await self._notify(changes)
+                    async with trio.open_nursery() as helpers:
+                        waiter = _BatchOrRightsChange(subscription, rights, user_id)
+                        helpers.start_soon(waiter.cancel_on_rights_change, generation)
+                        while True:
+                            batch = await waiter.next(generation)
+                            if self.session.expired():
+                                self.close(POLICY_VIOLATION)
+                                helpers.cancel_scope.cancel()
+                                return
+                            changes = Changes()
+                            if rights.generation(user_id) != generation:
+                                generation = rights.generation(user_id)
+                                if watch is None and not view.is_admin:
+                                    watch = graph.watch()  # before known is spelled out
+                                exited = batch.exit if batch is not None else ()
+                                changes = view.refresh_all(exited)
+                            if batch is not None:
+                                if watch is None and not view.is_admin:
+                                    watch = graph.watch()
+                                dirty = watch.take() if watch is not None else ()
+                                changes.then(
+                                    await view.apply_in_slices(batch.enter, batch.exit, dirty)
+                                )
+                            await self._notify(changes)
             finally:
                 if watch is not None:
                     watch.close()
 
     async def _notify(self, changes: Changes) -> None:
+        # every connection seeing the same batch sends the same bytes: encoded once
         if changes.enter:
-            entered = {"type": "enter", "items": changes.enter}
-            await self._send(notification_message("all", entered))
+            await self._send_frame(FRAMES.enter(self.codec, changes.enter))
         if changes.exit:
-            exited = {"type": "exit", "items": dict.fromkeys(changes.exit, 0)}
-            await self._send(notification_message("all", exited))
+            await self._send_frame(FRAMES.exit(self.codec, changes.exit))
 
 
-async def _next_batch_or_rights_change(
-    subscription: Any, rights: AclRights, user_id: str, generation: int
-) -> Any:
-    """The next batch of store changes, or None when the user's rights changed first."""
-    batch: Any = None
-    async with trio.open_nursery() as nursery:
+class _BatchOrRightsChange:
+    """Waits for the next batch of store changes, or for a change of the user's rights, with
+    one long-lived helper task (not two new tasks per batch)."""
 
-        async def next_batch() -> None:
-            nonlocal batch
-            batch = await subscription.next_batch()
-            nursery.cancel_scope.cancel()
+    def __init__(self, subscription: Any, rights: AclRights, user_id: str) -> None:
+        self.subscription = subscription
+        self.rights = rights
+        self.user_id = user_id
+        self._waiting: trio.CancelScope | None = None
 
-        async def rights_change() -> None:
-            await rights.wait_changed(user_id, generation)
-            nursery.cancel_scope.cancel()
+    async def cancel_on_rights_change(self, generation: int) -> None:
+        while True:
+            await self.rights.wait_changed(self.user_id, generation)
+            generation = self.rights.generation(self.user_id)
+            if self._waiting is not None:
+                self._waiting.cancel()
 
-        nursery.start_soon(next_batch)
-        nursery.start_soon(rights_change)
-    return batch
+    async def next(self, generation: int) -> Any:
+        """The next batch, or None when the user's rights differ from ``generation`` first
+        (a batch already pending is taken along)."""
+        subscription = self.subscription
+        if self.rights.generation(self.user_id) != generation:
+            return subscription.get_batch_nowait() if subscription.pending_count else None
+        with trio.CancelScope() as waiting:
+            self._waiting = waiting
+            try:
+                return await subscription.next_batch()
+            finally:
+                self._waiting = None
+        return subscription.get_batch_nowait() if subscription.pending_count else None
