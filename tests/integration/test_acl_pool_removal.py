@@ -1,6 +1,7 @@
 """Removing a whole pool while several non-admin clients watch it: their views are updated a
 slice at a time, so another client's calls keep being answered while the removal is being
-processed (an ordering bound, no timing)."""
+processed (an ordering bound, no timing). And an admin's connection, which keeps no list of the
+ids its client knows, becoming a non-admin's and back."""
 
 from __future__ import annotations
 
@@ -97,3 +98,27 @@ async def _signed_in(server: Any, token: str, task_status: Any = trio.TASK_STATU
     async with server.signed_in(token) as client:
         task_status.started(client)
         await trio.sleep_forever()
+
+
+async def test_an_admin_made_a_user_sees_only_what_its_acls_allow_from_then_on() -> None:
+    objects = ObjectStore()
+    pool = _pool(20)
+    objects.replace_pool("p", pool)
+    async with open_server(objects) as server:
+        _, boss_token = await server.user("boss@x", "admin")
+        demoted_id, token = await server.user("d@x", "admin")
+        await server.store.add_acl(demoted_id, "vm3", "viewer")
+        await server.services.rights_changed()
+        async with server.signed_in(boss_token) as boss, server.signed_in(token) as client:
+            answer = await client.call("xo.getAllObjects")
+            assert len(answer["result"]) == len(pool)
+            assert await boss.result("user.set", {"id": demoted_id, "permission": "none"})
+            await client.wait(lambda: set(client.view_after(answer)) == {"vm3", "vm3-vif"})
+            # from then on, only what the ACLs allow: vm4 changes unseen, vm3 changes seen
+            objects.apply("p", {"vm4": {**pool["vm4"], "name_label": "x"}}, ())
+            objects.apply("p", {"vm3": {**pool["vm3"], "name_label": "y"}}, ())
+            await client.wait(lambda: client.view_after(answer)["vm3"]["name_label"] == "y")
+            assert "vm4" not in client.entered()
+            assert await boss.result("user.set", {"id": demoted_id, "permission": "admin"})
+            await client.wait(lambda: len(client.view_after(answer)) == len(pool))
+            assert client.view_after(answer)["vm4"]["name_label"] == "x"
