@@ -128,9 +128,10 @@ async def test_set_changes_the_vm(xo: Xo) -> None:
     obj = await xo.wait(
         lambda: (o := xo.objects.get(vm["id"]))["name_label"] == "web-3"
         and o.get("notes") == "hello"
+        and o["CPUs"] == {"max": 6, "number": 6}
         and o
     )
-    assert obj["CPUs"] == {"max": 6, "number": 6}
+    assert obj["memory"]["static"][1] == 4 * GiB
 
 
 async def test_set_on_a_running_vm_and_errors(xo: Xo) -> None:
