@@ -95,9 +95,10 @@ def _xva_disk(pool: Any, ova_id: str, vdi_ref: str) -> XvaDisk:
     store = pool.disks
     size = store.size(vdi_ref)
 
-    def read_block(index: int) -> bytes:
+    def read_block(index: int) -> bytes | memoryview:
         offset = index * CHUNK_SIZE
-        return store.read(vdi_ref, offset, min(CHUNK_SIZE, size - offset))
+        # A view of the stored or generated block, not a copy: chunks go to the socket as is.
+        return store.read_view(vdi_ref, offset, min(CHUNK_SIZE, size - offset))
 
     return XvaDisk(
         ova_id=ova_id,
