@@ -33,9 +33,9 @@ class PoolRecords:
     def __init__(self) -> None:
         self._trimmer = Trimmer()
         self._records: dict[str, Record] = {}
-        # ref -> id of the object it produced. The objects themselves are not kept: the
-        # ObjectStore holds them (packed); a rebuild only needs to know the previous id.
-        self._ids: dict[str, str] = {}
+        # ref -> the object it produced (its id is obj["id"]): one index, not two, since a
+        # 10,000-VM pool has 65,000 objects and each dict entry costs ~50 bytes
+        self._objects: dict[str, XoObject] = {}
         self._pending: dict[str, set[str]] = {}  # missing ref -> refs of objects wanting it
         self._owners = Owners()
         self._pool_ref: str | None = None
@@ -53,20 +53,16 @@ class PoolRecords:
         return self._pool_ref
 
     def objects(self) -> dict[str, XoObject]:
-        """id -> XO object, every object built again from the records (the objects are not
-        kept here: the ObjectStore has them). For tests and diagnostics."""
-        upserts: dict[str, XoObject] = {}
-        ctx = self._context()
-        for ref in list(self._ids):
-            self._rebuild(ref, ctx, upserts, set())
-        return upserts
+        """id -> XO object (a new dict; the objects themselves are shared and immutable)."""
+        return {obj["id"]: obj for obj in self._objects.values()}
 
     def record(self, ref: str) -> Record | None:
         """The trimmed record behind a ref (read-only), for callers that need a raw field."""
         return self._records.get(ref)
 
     def id_of(self, ref: str) -> str | None:
-        return self._ids.get(ref)
+        obj = self._objects.get(ref)
+        return None if obj is None else str(obj["id"])
 
     def __len__(self) -> int:
         return len(self._records)
@@ -98,7 +94,7 @@ class PoolRecords:
         Everything known before is dropped now, so a reload never holds two pools' worth.
         """
         self._records = {}
-        self._ids = {}
+        self._objects = {}
         self._pending = {}
         self._owners.clear()
         self._pool_ref = None
@@ -126,10 +122,10 @@ class PoolRecords:
         gc.disable()
         try:
             ctx = self._context()
-            objects: dict[str, XoObject] = {}
             for ref, record in self._records.items():
                 if record.xapi_class in TRANSFORMS:
-                    self._rebuild(ref, ctx, objects, set())
+                    self._rebuild(ref, ctx, {}, set())
+            objects = self.objects()
         finally:
             if was_enabled:
                 gc.enable()
@@ -193,7 +189,7 @@ class PoolRecords:
             if new is not None:
                 dirty.update(self._pending.pop(ref, ()))
         if self.pool_id != previous_pool_id:
-            dirty.update(self._ids)  # $pool of every object changed
+            dirty.update(self._objects)  # $pool of every object changed
             dirty.update(ref for ref, rec in self._records.items() if rec.xapi_class in TRANSFORMS)
         upserts: dict[str, XoObject] = {}
         removed: set[str] = set()
@@ -215,10 +211,11 @@ class PoolRecords:
         self, ref: str, ctx: TransformContext, upserts: dict[str, XoObject], removed: set[str]
     ) -> None:
         record = self._records.get(ref)
-        old_id = self._ids.get(ref)
+        old = self._objects.get(ref)
+        old_id: str | None = None if old is None else old["id"]
         if record is None or record.xapi_class not in TRANSFORMS:
             if old_id is not None:
-                del self._ids[ref]
+                del self._objects[ref]
                 removed.add(old_id)
                 upserts.pop(old_id, None)
             return
@@ -236,7 +233,7 @@ class PoolRecords:
         if old_id is not None and old_id != new_id:
             removed.add(old_id)
             upserts.pop(old_id, None)
-        self._ids[ref] = new_id
+        self._objects[ref] = obj
         upserts[new_id] = obj
         removed.discard(new_id)
 

@@ -1,10 +1,7 @@
 """ObjectStore: every XO object of every connected pool, id -> object, with a change feed.
 
 Objects are plain dicts, never mutated after publication (their nested maps are shared with the
-records they came from). The store keeps each one packed (:mod:`.compact`: a tuple of its values
-and a shared key tuple, a third of a dict's size) and hands out fresh dicts when read; the
-change feed carries the dicts that were published, which live only until every subscriber took
-them. Each pool publishes under its own ``pool_key`` (the server entry id):
+records they came from). Each pool publishes under its own ``pool_key`` (the server entry id):
 ``replace_pool`` after a (re)load diffs against what that pool had, so a reconnect publishes only
 real differences; ``apply`` publishes one event batch. Subscribers get coalesced batches
 (:mod:`.feed`).
@@ -21,7 +18,6 @@ from typing import Any
 
 import orjson
 
-from .compact import Packed, Shapes, field, unpack
 from .feed import Change, Subscription
 
 XoObject = dict[str, Any]
@@ -34,8 +30,7 @@ class ObjectStore:
     JSON_CACHE_BYTES = 32 << 20
 
     def __init__(self) -> None:
-        self._objects: dict[str, Packed] = {}
-        self._shapes = Shapes()
+        self._objects: dict[str, XoObject] = {}
         self._by_ref: dict[str, str] = {}  # _xapiRef -> id
         # pool_key -> ids, as dict keys: a dict of strings is not tracked by the cyclic GC, a
         # set always is (and 65,000 entries to visit in every full collection)
@@ -47,19 +42,11 @@ class ObjectStore:
     # -- reading --------------------------------------------------------------------------------
 
     def get(self, object_id: str) -> XoObject | None:
-        """The object (a fresh dict: do not keep it longer than needed), or None."""
-        packed = self._objects.get(object_id)
-        return None if packed is None else unpack(packed)
+        return self._objects.get(object_id)
 
     def get_by_ref(self, opaque_ref: str) -> XoObject | None:
         object_id = self._by_ref.get(opaque_ref)
-        return None if object_id is None else self.get(object_id)
-
-    def field(self, object_id: str, key: str, default: Any = None) -> Any:
-        """One property of an object without building the whole dict (``default`` when the
-        object or the property is absent)."""
-        packed = self._objects.get(object_id)
-        return default if packed is None else field(packed, key, default)
+        return None if object_id is None else self._objects.get(object_id)
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -67,14 +54,11 @@ class ObjectStore:
     def __contains__(self, object_id: object) -> bool:
         return object_id in self._objects
 
-    def values(self) -> Iterator[XoObject]:
-        """Every object, in publication order (fresh dicts; like a dict view, do not publish
-        while iterating)."""
-        return map(unpack, self._objects.values())
+    def values(self) -> Iterable[XoObject]:
+        return self._objects.values()
 
-    def items(self) -> Iterator[tuple[str, XoObject]]:
-        for object_id, packed in self._objects.items():
-            yield object_id, unpack(packed)
+    def items(self) -> Iterable[tuple[str, XoObject]]:
+        return self._objects.items()
 
     def pool_ids(self, pool_key: str) -> frozenset[str]:
         """Ids currently published by one pool."""
@@ -87,7 +71,7 @@ class ObjectStore:
         cached = self._json.get(object_id)
         if cached is not None:
             return cached
-        data = orjson.dumps(unpack(self._objects[object_id]))
+        data = orjson.dumps(self._objects[object_id])
         if len(data) <= self.JSON_CACHE_BYTES // 64:
             while self._json_bytes + len(data) > self.JSON_CACHE_BYTES and self._json:
                 oldest = next(iter(self._json))
@@ -101,12 +85,11 @@ class ObjectStore:
     ) -> dict[str, XoObject]:
         """id -> object for objects matching ``predicate`` (insertion order, at most ``limit``)."""
         if predicate is None and limit is None:
-            return dict(zip(self._objects, map(unpack, self._objects.values()), strict=True))
+            return dict(self._objects)
         out: dict[str, XoObject] = {}
         if limit is not None and limit <= 0:
             return out
-        for object_id, packed in self._objects.items():
-            obj = unpack(packed)
+        for object_id, obj in self._objects.items():
             if predicate is None or predicate(obj):
                 out[object_id] = obj
                 if limit is not None and len(out) >= limit:
@@ -125,12 +108,10 @@ class ObjectStore:
         count = 0
         if limit is not None and limit <= 0:
             return
-        for object_id, packed in list(self._objects.items()):
+        for object_id, obj in list(self._objects.items()):
+            if predicate is not None and not predicate(obj):
+                continue
             cached = self._json.get(object_id)
-            if predicate is not None or cached is None:
-                obj = unpack(packed)
-                if predicate is not None and not predicate(obj):
-                    continue
             yield cached if cached is not None else dumps(obj)
             count += 1
             if limit is not None and count >= limit:
@@ -160,18 +141,16 @@ class ObjectStore:
         self, pool_key: str, upserts: Mapping[str, XoObject], removals: Iterable[str]
     ) -> None:
         objects = self._objects
-        pack = self._shapes.pack
         members = self._pools.setdefault(pool_key, {})
         changes: list[Change] = []
         for object_id, obj in upserts.items():
             current = objects.get(object_id)
-            packed = pack(obj)
-            if current == packed:
+            if current is obj or current == obj:
                 members[object_id] = None
                 continue
             if current is not None:
                 self._forget(object_id, current)
-            objects[object_id] = packed
+            objects[object_id] = obj
             members[object_id] = None
             ref = obj.get("_xapiRef")
             if ref:
@@ -188,8 +167,8 @@ class ObjectStore:
             for subscription in list(self._subscriptions):
                 subscription._push(changes)
 
-    def _forget(self, object_id: str, old: Packed) -> None:
-        ref = field(old, "_xapiRef")
+    def _forget(self, object_id: str, old: XoObject) -> None:
+        ref = old.get("_xapiRef")
         if ref and self._by_ref.get(ref) == object_id:
             del self._by_ref[ref]
         cached = self._json.pop(object_id, None)

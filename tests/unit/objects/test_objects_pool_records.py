@@ -48,7 +48,7 @@ def test_metrics_change_upserts_its_vm():
     assert set(upserts) == {vm_uuid} and removed == set()
     # the guest reports no memory: a running VM shows metrics.memory_actual
     assert upserts[vm_uuid]["memory"]["size"] == 3 << 30
-    assert records.objects()[vm_uuid] == upserts[vm_uuid]
+    assert records.objects()[vm_uuid] is upserts[vm_uuid]
 
 
 def test_guest_metrics_change_updates_addresses():
