@@ -124,9 +124,10 @@ async def _xmlrpc(connection: Connection, method: str, params: list) -> Any:
 
 
 async def event_latency(
-    base_url: str, token: str, sim: dict[str, Any], vm_refs: list[str]
-) -> tuple[list[float], int, int, float]:
-    """(latencies in s, expected deliveries, lost deliveries, median XML-RPC call time)."""
+    base_url: str, token: str, sim: dict[str, Any], vm_refs: list[str], server_pid: int
+) -> tuple[list[float], int, int, float, int]:
+    """(latencies in s, expected deliveries, lost deliveries, median XML-RPC call time, server
+    RSS once the clients are signed in)."""
     sent: dict[int, float] = {}
     received: list[dict[int, float]] = [{} for _ in range(CLIENTS)]
     expected = len(vm_refs) * CLIENTS
@@ -169,6 +170,7 @@ async def event_latency(
             connection, "session.login_with_password", [sim["username"], sim["password"]]
         )
         await trio.sleep(0.5)
+        rss_clients = rss_bytes(server_pid)
         for seq, ref in enumerate(vm_refs):
             started = time.perf_counter()
             sent[seq] = started
@@ -184,7 +186,7 @@ async def event_latency(
         for client_received in received
         for seq, arrived in client_received.items()
     ]
-    return latencies, expected, expected - len(latencies), statistics.median(calls)
+    return latencies, expected, expected - len(latencies), statistics.median(calls), rss_clients
 
 
 async def ws_round_trip(base_url: str, count: int) -> tuple[float, float]:
@@ -321,8 +323,8 @@ async def run_all() -> None:
                 rows.append(Row("RSS after getAllObjects calls", rss_after / MB, "MB", loaded / MB,
                                 "RSS with the pool loaded"))  # fmt: skip
 
-                latencies, expected, lost, call_s = await event_latency(
-                    base_url, token, sim, vm_refs
+                latencies, expected, lost, call_s, rss_clients = await event_latency(
+                    base_url, token, sim, vm_refs, server.pid
                 )
                 ms = [latency * 1000 for latency in latencies]
                 rows += [
@@ -333,6 +335,8 @@ async def run_all() -> None:
                     Row("event latency max", max(ms), "ms"),
                     Row("  notifications lost", lost, "", expected, "expected deliveries", "0"),
                     Row("  XML-RPC change call (median)", call_s * 1000, "ms"),
+                    Row(f"RSS with {CLIENTS} signed-in clients", rss_clients / MB, "MB",
+                        rss_after / MB, "RSS after getAllObjects calls"),
                 ]  # fmt: skip
 
                 ours, echo = await ws_round_trip(base_url, 300 if quick() else 2000)
