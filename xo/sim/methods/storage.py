@@ -128,26 +128,32 @@ def _device_op(call: Call, cls: str, ref: str, attach: bool) -> dict[str, Any]:
     return rec
 
 
+async def _set_attached(call: Call, cls: str, ref: str, attach: bool) -> None:
+    """VBD/VIF plug and unplug: the same checks, delay and field for both classes."""
+    _device_op(call, cls, ref, attach)
+    await call.work(call.pool.timing.delay("device_plug"))
+    call.db.update(cls, ref, currently_attached=attach)
+
+
+def _destroy_detached(call: Call, cls: str, ref: str) -> None:
+    if call.db.get(cls, ref)["currently_attached"]:
+        raise XapiFailure("OPERATION_NOT_ALLOWED", f"{cls} is currently attached")
+    call.db.destroy(cls, ref)
+
+
 @handler("VBD.plug")
 async def vbd_plug(call: Call, vbd: str) -> None:
-    _device_op(call, "VBD", vbd, True)
-    await call.work(call.pool.timing.delay("device_plug"))
-    call.db.update("VBD", vbd, currently_attached=True)
+    await _set_attached(call, "VBD", vbd, True)
 
 
 @handler("VBD.unplug", "VBD.unplug_force")
 async def vbd_unplug(call: Call, vbd: str) -> None:
-    _device_op(call, "VBD", vbd, False)
-    await call.work(call.pool.timing.delay("device_plug"))
-    call.db.update("VBD", vbd, currently_attached=False)
+    await _set_attached(call, "VBD", vbd, False)
 
 
 @handler("VBD.destroy")
 async def vbd_destroy(call: Call, vbd: str) -> None:
-    rec = call.db.get("VBD", vbd)
-    if rec["currently_attached"]:
-        raise XapiFailure("OPERATION_NOT_ALLOWED", "VBD is currently attached")
-    call.db.destroy("VBD", vbd)
+    _destroy_detached(call, "VBD", vbd)
 
 
 @handler("VBD.insert")
@@ -195,21 +201,14 @@ async def vif_create(call: Call, args: dict[str, Any]) -> str:
 
 @handler("VIF.plug")
 async def vif_plug(call: Call, vif: str) -> None:
-    _device_op(call, "VIF", vif, True)
-    await call.work(call.pool.timing.delay("device_plug"))
-    call.db.update("VIF", vif, currently_attached=True)
+    await _set_attached(call, "VIF", vif, True)
 
 
 @handler("VIF.unplug", "VIF.unplug_force")
 async def vif_unplug(call: Call, vif: str) -> None:
-    _device_op(call, "VIF", vif, False)
-    await call.work(call.pool.timing.delay("device_plug"))
-    call.db.update("VIF", vif, currently_attached=False)
+    await _set_attached(call, "VIF", vif, False)
 
 
 @handler("VIF.destroy")
 async def vif_destroy(call: Call, vif: str) -> None:
-    rec = call.db.get("VIF", vif)
-    if rec["currently_attached"]:
-        raise XapiFailure("OPERATION_NOT_ALLOWED", "VIF is currently attached")
-    call.db.destroy("VIF", vif)
+    _destroy_detached(call, "VIF", vif)
