@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 
 _XAPI_RE = re.compile(
     r"(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?\Z"
@@ -23,6 +24,8 @@ def _integral(value: float) -> int | float:
 
 def to_timestamp(value: object) -> int | float | None:
     """Unix seconds (int when whole) or None for unset/invalid dates."""
+    if value.__class__ is str:
+        return _string_timestamp(value)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, dt.datetime):
@@ -39,6 +42,16 @@ def to_timestamp(value: object) -> int | float | None:
     else:
         return None
     if seconds == 0 or seconds != seconds:  # epoch = unset; NaN
+        return None
+    return _integral(seconds)
+
+
+@lru_cache(maxsize=4096)
+def _string_timestamp(text: str) -> int | float | None:
+    """`to_timestamp` of a plain str, cached: a pool's records repeat the same dates (boot
+    times, the epoch) thousands of times in a full load."""
+    seconds = _parse_string(text)
+    if seconds is None or seconds == 0 or seconds != seconds:
         return None
     return _integral(seconds)
 
