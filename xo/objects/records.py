@@ -22,9 +22,11 @@ them (ObjectStore objects are immutable by contract).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import namedtuple
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -210,6 +212,9 @@ def _make_record_type(cls: str) -> type[Record]:
 RECORD_TYPES: dict[str, type[Record]] = {cls: _make_record_type(cls) for cls in FIELDS}
 
 
+_V = re.compile(r"\bv\b")
+
+
 def _compile_trim(cls: str, maps: MapInterner) -> Callable[[Mapping[str, Any]], Record]:
     record_type = RECORD_TYPES[cls]
     env: dict[str, Any] = {
@@ -225,14 +230,22 @@ def _compile_trim(cls: str, maps: MapInterner) -> Callable[[Mapping[str, Any]], 
         "new": tuple.__new__,
         "T": record_type,
     }
-    lines = ["def trim(raw):", "    get = raw.get"]
-    for index, (name, (kind, default)) in enumerate(FIELDS[cls].items()):
+    fields = FIELDS[cls]
+    raw_values = ", ".join(f"v{i}" for i in range(len(fields)))
+    # Records normally carry every field: one itemgetter call fetches them all (a C loop, no
+    # per-field method call); a record missing some takes the ``get`` path.
+    env["fetch"] = itemgetter(*fields)
+    fetched = "(fetch(raw),)" if len(fields) == 1 else "fetch(raw)"  # one name: a bare value
+    lines = ["def trim(raw):", "    try:", f"        ({raw_values},) = {fetched}"]
+    lines += ["    except KeyError:", "        get = raw.get"]
+    lines += [f"        v{i} = get({name!r})" for i, name in enumerate(fields)]
+    for index, (kind, default) in enumerate(fields.values()):
         if kind == MAP and default is None:
             default = EMPTY_MAP
         env[f"d{index}"] = default
-        lines.append(f"    v = get({name!r})")
-        lines.append(f"    f{index} = d{index} if v is None else ({_EXPRESSIONS[kind]})")
-    values = ", ".join(f"f{i}" for i in range(len(FIELDS[cls])))
+        expression = _V.sub(f"v{index}", _EXPRESSIONS[kind])
+        lines.append(f"    f{index} = d{index} if v{index} is None else ({expression})")
+    values = ", ".join(f"f{i}" for i in range(len(fields)))
     lines.append(f"    return new(T, ({values},))")
     exec("\n".join(lines), env)  # noqa: S102 - source built above from our own field table
     trim: Callable[[Mapping[str, Any]], Record] = env["trim"]
