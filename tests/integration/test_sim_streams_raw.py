@@ -7,10 +7,11 @@ import base64
 import json
 import random
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import trio
 import XenAPI
+from early_close import put_announcing_1_pib
 
 from xo.formats import xmlrpc
 
@@ -296,23 +297,8 @@ async def test_raw_upload_of_unknown_length_keeps_data_and_reports_io_error(
     session = xenapi.session._session
     vdi = await _import_new_vdi(http_request, sim_pool, session, bytes(3 * MiB))
     data = _content(3 * MiB, seed=11)
-    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
-    head = (
-        f"PUT /import_raw_vdi/?session_id={session}&vdi={vdi} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        "Content-Length: 1125899906842624\r\n\r\n"
-    )
-    answer = b""
-    with trio.fail_after(20):
-        async with await trio.open_tcp_stream(ip, port) as stream:
-            await stream.send_all(head.encode() + data)
-            await stream.send_eof()
-            while chunk := await stream.receive_some(65536):
-                answer += chunk
-    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
-    task = next(
-        line.split(b":", 1)[1].strip().decode()
-        for line in answer.split(b"\r\n")
-        if line.lower().startswith(b"task-id:")
+    task = await put_announcing_1_pib(
+        sim_pool.master_url, f"/import_raw_vdi/?session_id={session}&vdi={vdi}", data
     )
     record = await xenapi.call("task.get_record", task)
     assert record["status"] == "failure" and record["error_info"][0] == "VDI_IO_ERROR"

@@ -15,6 +15,7 @@ import pytest
 import trio
 import xxhash
 import zstandard
+from early_close import put_announcing_1_pib
 
 from xo.formats import xmlrpc as xo_xmlrpc
 
@@ -275,22 +276,8 @@ async def test_empty_probe_put_is_harmless(xenapi, sim_pool, http_request):
 async def test_import_with_1_pib_content_length_and_early_close(xenapi, sim_pool, http_request):
     """What XO does when it does not know the size: announce 1 PiB, send, close."""
     xva = await _good_xva(xenapi, sim_pool, http_request)
-    ip, port = urlsplit(sim_pool.master_url).hostname, urlsplit(sim_pool.master_url).port
     params = urlencode({"session_id": xenapi.session._session, "sr_id": _default_sr(sim_pool)})
-    head = f"PUT /import/?{params} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1125899906842624\r\n\r\n"
-    answer = b""
-    with trio.fail_after(30):
-        async with await trio.open_tcp_stream(ip, port) as stream:
-            await stream.send_all(head.encode() + xva)
-            await stream.send_eof()
-            while chunk := await stream.receive_some(65536):
-                answer += chunk
-    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
-    task_id = next(
-        line.split(b":", 1)[1].strip().decode()
-        for line in answer.split(b"\r\n")
-        if line.lower().startswith(b"task-id:")
-    )
+    task_id = await put_announcing_1_pib(sim_pool.master_url, f"/import/?{params}", xva)
     record = await xenapi.call("task.get_record", task_id)
     assert record["status"] == "success", record["error_info"]
 
